@@ -1,0 +1,279 @@
+/**
+ * One Forward-Forward layer: a linear layer that learns on its own.
+ *
+ * It normalises its input to unit length (so only the direction of the previous layer's
+ * output counts, not how excited that layer was), applies relu(x̂Wᵀ + b), and trains W and b
+ * so that goodness (mean of squared outputs) is high for positive data and low for negative
+ * data. No gradient ever leaves the layer.
+ *
+ * @module
+ */
+import { tf } from "./deps.ts";
+import { ffLoss, ffLossAndGradient, goodness } from "./goodness.ts";
+import { uniform } from "./random.ts";
+
+/** Called after every epoch with the epoch's loss; awaited when it returns a promise. */
+export type EpochCallback = (progress: {
+  layer: number;
+  layers: number;
+  epoch: number;
+  epochs: number;
+  loss: number;
+}) => void | Promise<void>;
+
+/** Options of a {@linkcode Layer}; the defaults are the post's. */
+export interface LayerOptions {
+  /** θ: positive goodness should end above it, negative below. Default 2. */
+  threshold?: number;
+  /** Adam's step size. Default 0.03. */
+  learningRate?: number;
+  /** Full-batch steps in `train`. Default 1000. */
+  epochs?: number;
+  /** Seed of the initial weights. Default 0. */
+  seed?: number;
+  /** Initial weight, [out, in] as in torch.nn.Linear. Default: U(-1/√in, 1/√in) like torch. */
+  weight?: number[][] | tf.Tensor2D;
+  /** Initial bias, [out]. Default: U(-1/√in, 1/√in) like torch. */
+  bias?: number[] | tf.Tensor1D;
+}
+
+/** Unit-length rows: x / (‖x‖₂ + 1e-8), the 1e-8 keeping an all-zero row at zero. */
+export function normalizeRows(x: tf.Tensor2D): tf.Tensor2D {
+  return tf.tidy(() => tf.div(x, tf.add(tf.norm(x, 2, 1, true), 1e-8)));
+}
+
+function checkFinite(name: string, value: number): void {
+  if (!Number.isFinite(value)) throw new Error(`${name} must be a finite number, got ${value}`);
+}
+
+function initial(
+  given: number[][] | number[] | tf.Tensor | undefined,
+  shape: number[],
+  seed: number,
+  name: string,
+): tf.Tensor {
+  const bound = 1 / Math.sqrt(shape.at(-1) === undefined ? 1 : shape[shape.length - 1]);
+  if (given === undefined) {
+    const count = shape.reduce((a, b) => a * b, 1);
+    return tf.tensor(uniform(count, -bound, bound, seed), shape);
+  }
+  const tensor = given instanceof tf.Tensor ? tf.clone(given) : tf.tensor(given);
+  if (!tf.util.arraysEqual(tensor.shape, shape)) {
+    const got = JSON.stringify(tensor.shape);
+    tensor.dispose();
+    throw new Error(`initial ${name} has shape ${got}, expected ${JSON.stringify(shape)}`);
+  }
+  return tf.cast(tensor, "float32");
+}
+
+/**
+ * A Forward-Forward layer.
+ *
+ * @example
+ * ```ts
+ * const layer = new Layer(794, 500, { epochs: 100, seed: 1 });
+ * const [hPos, hNeg] = await layer.train(xPositive, xNegative);
+ * console.log(layer.losses.at(-1));
+ * ```
+ */
+export class Layer {
+  readonly inFeatures: number;
+  readonly outFeatures: number;
+  readonly threshold: number;
+  readonly learningRate: number;
+  readonly epochs: number;
+  /** [out, in], as torch.nn.Linear.weight. */
+  readonly weight: tf.Variable<tf.Rank.R2>;
+  /** [out]. */
+  readonly bias: tf.Variable<tf.Rank.R1>;
+  /** The loss of every epoch of the last `train` call. */
+  losses: number[] = [];
+  // torch's Adam: betas (0.9, 0.999) and epsilon 1e-8 (tfjs's default epsilon is 1e-7).
+  private readonly optimizer: tf.AdamOptimizer;
+
+  constructor(inFeatures: number, outFeatures: number, options: LayerOptions = {}) {
+    for (
+      const [name, size] of [["inFeatures", inFeatures], ["outFeatures", outFeatures]] as const
+    ) {
+      if (!Number.isInteger(size) || size < 1) {
+        throw new Error(`${name} must be a positive integer, got ${size}`);
+      }
+    }
+    const { threshold = 2, learningRate = 0.03, epochs = 1000, seed = 0 } = options;
+    checkFinite("threshold", threshold);
+    checkFinite("learningRate", learningRate);
+    if (!Number.isInteger(epochs) || epochs < 0) {
+      throw new Error(`epochs must be a non-negative integer, got ${epochs}`);
+    }
+    this.inFeatures = inFeatures;
+    this.outFeatures = outFeatures;
+    this.threshold = threshold;
+    this.learningRate = learningRate;
+    this.epochs = epochs;
+    // One seed, two streams: the weight's and the bias's draws must not overlap.
+    const weight = initial(options.weight, [outFeatures, inFeatures], seed, "weight");
+    const bias = initial(options.bias, [outFeatures], seed + 0x9e3779b9, "bias");
+    this.weight = tf.variable(weight as tf.Tensor2D, true);
+    this.bias = tf.variable(bias as tf.Tensor1D, true);
+    weight.dispose();
+    bias.dispose();
+    this.optimizer = tf.train.adam(learningRate, 0.9, 0.999, 1e-8);
+  }
+
+  /** relu(x̂Wᵀ + b) with x̂ the unit-length rows of x. */
+  forward(x: tf.Tensor2D): tf.Tensor2D {
+    this.checkInput(x);
+    return tf.tidy(() =>
+      tf.relu(tf.add(tf.matMul(normalizeRows(x), this.weight, false, true), this.bias))
+    );
+  }
+
+  /** Goodness of every row of x: mean(forward(x)²). */
+  goodness(x: tf.Tensor2D): tf.Tensor1D {
+    return tf.tidy(() => goodness(this.forward(x)));
+  }
+
+  /** The FF loss on positive and negative data. */
+  loss(xPositive: tf.Tensor2D, xNegative: tf.Tensor2D): tf.Scalar {
+    return tf.tidy(() =>
+      ffLoss(this.goodness(xPositive), this.goodness(xNegative), this.threshold)
+    );
+  }
+
+  /**
+   * The loss and its gradients with respect to weight and bias (what `loss.backward()`
+   * leaves in `.grad` in the post), without changing the layer.
+   */
+  gradients(
+    xPositive: tf.Tensor2D,
+    xNegative: tf.Tensor2D,
+  ): { loss: tf.Scalar; weight: tf.Tensor2D; bias: tf.Tensor1D } {
+    const inputs = this.prepare(xPositive, xNegative);
+    try {
+      return tf.tidy(() => this.lossAndGradients(inputs));
+    } finally {
+      tf.dispose([inputs.x, inputs.xT]);
+    }
+  }
+
+  /**
+   * Trains the layer for `epochs` full-batch Adam steps on positive and negative data and
+   * returns its outputs on both, the next layer's training data.
+   */
+  async train(
+    xPositive: tf.Tensor2D,
+    xNegative: tf.Tensor2D,
+    { onEpoch, layer = 0, layers = 1 }: {
+      onEpoch?: EpochCallback;
+      layer?: number;
+      layers?: number;
+    } = {},
+  ): Promise<[tf.Tensor2D, tf.Tensor2D]> {
+    await checkNoNaN(xPositive, "positive data");
+    await checkNoNaN(xNegative, "negative data");
+    const inputs = this.prepare(xPositive, xNegative);
+    this.losses = [];
+    try {
+      for (let epoch = 1; epoch <= this.epochs; epoch++) {
+        const loss = tf.tidy(() => {
+          const { loss, weight, bias } = this.lossAndGradients(inputs);
+          this.optimizer.applyGradients([
+            { name: this.weight.name, tensor: weight },
+            { name: this.bias.name, tensor: bias },
+          ]);
+          return loss;
+        });
+        const value = (await loss.data())[0];
+        loss.dispose();
+        if (!Number.isFinite(value)) {
+          throw new Error(
+            `layer ${layer} loss became ${value} at epoch ${epoch}: lower the learning rate (--lr) or check the inputs`,
+          );
+        }
+        this.losses.push(value);
+        await onEpoch?.({ layer, layers, epoch, epochs: this.epochs, loss: value });
+      }
+      return tf.tidy((): [tf.Tensor2D, tf.Tensor2D] => {
+        const h: tf.Tensor2D = tf.relu(tf.matMul(inputs.x, this.weightWithBias()));
+        const rows = xPositive.shape[0];
+        return [
+          tf.slice2d(h, [0, 0], [rows, this.outFeatures]),
+          tf.slice2d(h, [rows, 0], [xNegative.shape[0], this.outFeatures]),
+        ];
+      });
+    } finally {
+      tf.dispose([inputs.x, inputs.xT]);
+    }
+  }
+
+  /** Frees the layer's weights and optimiser state. */
+  dispose(): void {
+    tf.dispose([this.weight, this.bias]);
+    this.optimizer.dispose();
+  }
+
+  private checkInput(x: tf.Tensor): void {
+    if (x.rank !== 2 || x.shape[1] !== this.inFeatures) {
+      throw new Error(
+        `layer expects [n, ${this.inFeatures}] inputs, got ${
+          JSON.stringify(x.shape)
+        }: make --dims start with the data's width`,
+      );
+    }
+  }
+
+  /**
+   * The layer's input does not change while it trains, so it is normalised once, given a
+   * column of ones (the bias then rides in the matrix product), and transposed once for
+   * the weight gradient (some backends, wasm among them, multiply transposed operands
+   * slowly).
+   */
+  private prepare(xPositive: tf.Tensor2D, xNegative: tf.Tensor2D): PreparedInputs {
+    this.checkInput(xPositive);
+    this.checkInput(xNegative);
+    return tf.tidy(() => {
+      const both = normalizeRows(tf.concat2d([xPositive, xNegative], 0));
+      const x = tf.concat2d([both, tf.ones([both.shape[0], 1])], 1);
+      return { x, xT: tf.transpose(x), numPositive: xPositive.shape[0] };
+    });
+  }
+
+  /** [Wᵀ; b]: [in + 1, out]. */
+  private weightWithBias(): tf.Tensor2D {
+    return tf.concat2d(
+      [tf.transpose(this.weight), tf.reshape(this.bias, [1, this.outFeatures])],
+      0,
+    );
+  }
+
+  /** One forward and backward pass; call inside tf.tidy. */
+  private lossAndGradients(
+    { x, xT, numPositive }: PreparedInputs,
+  ): { loss: tf.Scalar; weight: tf.Tensor2D; bias: tf.Tensor1D } {
+    const z: tf.Tensor2D = tf.matMul(x, this.weightWithBias());
+    const { loss, dz } = ffLossAndGradient(z, numPositive, this.threshold);
+    const gradient: tf.Tensor2D = tf.matMul(xT, dz); // [in + 1, out]: ∂loss/∂[Wᵀ; b]
+    return {
+      loss,
+      weight: tf.transpose(tf.slice2d(gradient, [0, 0], [this.inFeatures, this.outFeatures])),
+      bias: tf.reshape(tf.slice2d(gradient, [this.inFeatures, 0], [1, this.outFeatures]), [
+        this.outFeatures,
+      ]),
+    };
+  }
+}
+
+interface PreparedInputs {
+  /** [x̂, 1] for positive rows then negative rows: [rows, in + 1]. */
+  x: tf.Tensor2D;
+  xT: tf.Tensor2D;
+  numPositive: number;
+}
+
+/** A NaN in the data would silently poison every weight; stop early with a clear message. */
+export async function checkNoNaN(x: tf.Tensor, what: string): Promise<void> {
+  const bad = tf.tidy(() => tf.any(tf.logicalNot(tf.isFinite(x))));
+  const found = (await bad.data())[0];
+  bad.dispose();
+  if (found) throw new Error(`${what} contains NaN or Infinity: clean the inputs first`);
+}

@@ -1,0 +1,113 @@
+/**
+ * A Forward-Forward network: layers trained one after another, each on the previous layer's
+ * outputs, and a prediction that tries every label and keeps the one the network finds best.
+ *
+ * @module
+ */
+import { tf } from "./deps.ts";
+import { combineXY, type LabelMode } from "./data.ts";
+import { goodness } from "./goodness.ts";
+import { type EpochCallback, Layer, type LayerOptions } from "./layer.ts";
+
+/** Options of an {@linkcode FFNN}: every {@linkcode LayerOptions} applies to each layer. */
+export interface FFNNOptions extends Omit<LayerOptions, "weight" | "bias"> {
+  /** Initial weights per layer ([out, in] and [out]), e.g. to reproduce a torch run. */
+  layers?: { weight: number[][] | tf.Tensor2D; bias: number[] | tf.Tensor1D }[];
+  /** Number of labels tried by `predict`. Default 10. */
+  numClasses?: number;
+  /** How labels were attached to the training data. Default "concat", as in the post. */
+  label?: LabelMode;
+}
+
+/**
+ * A stack of Forward-Forward layers.
+ *
+ * @example
+ * ```ts
+ * const net = new FFNN([794, 500, 500], { epochs: 100, seed: 1 });
+ * await net.train(combineXY(x, y), combineXY(x, negativeLabels(y)));
+ * const predicted = net.predict(xTest); // [n] labels
+ * ```
+ */
+export class FFNN {
+  readonly dims: number[];
+  readonly layers: Layer[];
+  readonly numClasses: number;
+  readonly label: LabelMode;
+
+  constructor(dims: number[], options: FFNNOptions = {}) {
+    if (dims.length < 2 || !dims.every((d) => Number.isInteger(d) && d > 0)) {
+      throw new Error(
+        `dims must list at least two positive integers (input width, then each layer's width), got ${
+          JSON.stringify(dims)
+        }`,
+      );
+    }
+    const { layers = [], numClasses = 10, label = "concat", seed = 0, ...shared } = options;
+    if (layers.length > 0 && layers.length !== dims.length - 1) {
+      throw new Error(
+        `got initial weights for ${layers.length} layers, dims make ${dims.length - 1}`,
+      );
+    }
+    this.dims = [...dims];
+    this.numClasses = numClasses;
+    this.label = label;
+    this.layers = dims.slice(1).map((out, i) =>
+      new Layer(dims[i], out, { ...shared, seed: seed + i, ...layers[i] })
+    );
+  }
+
+  /** Trains the layers greedily: layer i learns from layer i-1's outputs, never its gradients. */
+  async train(
+    xPositive: tf.Tensor2D,
+    xNegative: tf.Tensor2D,
+    { onEpoch }: { onEpoch?: EpochCallback } = {},
+  ): Promise<void> {
+    let [hPositive, hNegative] = [xPositive, xNegative];
+    for (const [i, layer] of this.layers.entries()) {
+      const [nextPositive, nextNegative] = await layer.train(hPositive, hNegative, {
+        onEpoch,
+        layer: i,
+        layers: this.layers.length,
+      });
+      if (i > 0) tf.dispose([hPositive, hNegative]);
+      [hPositive, hNegative] = [nextPositive, nextNegative];
+    }
+    tf.dispose([hPositive, hNegative]);
+  }
+
+  /**
+   * Goodness summed over all layers with each label attached to x: [n, numClasses].
+   * x holds images only; the label is attached here the way it was for training.
+   */
+  goodnessPerLabel(x: tf.Tensor2D): tf.Tensor2D {
+    const rows = x.shape[0];
+    return tf.tidy(() => {
+      const perLabel = Array.from({ length: this.numClasses }, (_, label) => {
+        let h = combineXY(x, new Int32Array(rows).fill(label), this.numClasses, this.label);
+        let total: tf.Tensor1D = tf.zeros([rows]);
+        for (const layer of this.layers) {
+          h = layer.forward(h);
+          total = tf.add(total, goodness(h));
+        }
+        return total;
+      });
+      return tf.stack(perLabel, 1) as tf.Tensor2D;
+    });
+  }
+
+  /** The label with the most goodness for every row of x: [n] int32. */
+  predict(x: tf.Tensor2D): tf.Tensor1D {
+    return tf.tidy(() => tf.argMax(this.goodnessPerLabel(x), 1));
+  }
+
+  /** The losses of every layer's last training, one array per layer. */
+  get losses(): number[][] {
+    return this.layers.map((layer) => layer.losses);
+  }
+
+  /** Frees every layer. */
+  dispose(): void {
+    for (const layer of this.layers) layer.dispose();
+  }
+}
