@@ -57,13 +57,17 @@ function initial(
     const count = shape.reduce((a, b) => a * b, 1);
     return tf.tensor(uniform(count, -bound, bound, seed), shape);
   }
-  const tensor = given instanceof tf.Tensor ? tf.clone(given) : tf.tensor(given);
-  if (!tf.util.arraysEqual(tensor.shape, shape)) {
-    const got = JSON.stringify(tensor.shape);
-    tensor.dispose();
-    throw new Error(`initial ${name} has shape ${got}, expected ${JSON.stringify(shape)}`);
-  }
-  return tf.cast(tensor, "float32");
+  return tf.tidy(() => {
+    const tensor = given instanceof tf.Tensor ? given : tf.tensor(given);
+    if (!tf.util.arraysEqual(tensor.shape, shape)) {
+      throw new Error(
+        `initial ${name} has shape ${JSON.stringify(tensor.shape)}, expected ${
+          JSON.stringify(shape)
+        }`,
+      );
+    }
+    return tf.cast(tensor, "float32");
+  });
 }
 
 /**

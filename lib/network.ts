@@ -7,6 +7,7 @@
 import { tf } from "./deps.ts";
 import { combineXY, type LabelMode } from "./data.ts";
 import { goodness } from "./goodness.ts";
+import { writeFileAtomic } from "./files.ts";
 import { type EpochCallback, Layer, type LayerOptions } from "./layer.ts";
 
 /** Options of an {@linkcode FFNN}: every {@linkcode LayerOptions} applies to each layer. */
@@ -106,8 +107,110 @@ export class FFNN {
     return this.layers.map((layer) => layer.losses);
   }
 
+  /**
+   * Writes the weights (with shapes, options and a format version) to a JSON file, atomically:
+   * a temporary file is written first and renamed, so an existing file is never half-replaced.
+   */
+  async save(path: string): Promise<void> {
+    const layers = await Promise.all(this.layers.map(async (layer) => ({
+      weight: await encodeTensor(layer.weight),
+      bias: await encodeTensor(layer.bias),
+    })));
+    const first = this.layers[0];
+    const saved: SavedFFNN = {
+      format: FORMAT,
+      version: VERSION,
+      dims: this.dims,
+      numClasses: this.numClasses,
+      label: this.label,
+      threshold: first.threshold,
+      learningRate: first.learningRate,
+      epochs: first.epochs,
+      layers,
+    };
+    await writeFileAtomic(path, JSON.stringify(saved));
+  }
+
+  /** Reads a network written by {@linkcode FFNN.save}. */
+  static async load(path: string): Promise<FFNN> {
+    let saved: SavedFFNN;
+    try {
+      saved = JSON.parse(await Deno.readTextFile(path));
+    } catch (e) {
+      throw new Error(`cannot read weights from ${path}: ${(e as Error).message.split("\n")[0]}`);
+    }
+    if (saved?.format !== FORMAT || saved.version !== VERSION) {
+      throw new Error(
+        `${path} is not an ff-notebooks weights file of version ${VERSION} (format ${saved?.format}, version ${saved?.version})`,
+      );
+    }
+    const { dims, numClasses, label, threshold, learningRate, epochs } = saved;
+    const layers = saved.layers.map(({ weight, bias }, i) => ({
+      weight: decodeTensor(weight, [dims[i + 1], dims[i]], path) as tf.Tensor2D,
+      bias: decodeTensor(bias, [dims[i + 1]], path) as tf.Tensor1D,
+    }));
+    try {
+      return new FFNN(dims, { numClasses, label, threshold, learningRate, epochs, layers });
+    } finally {
+      tf.dispose(layers.flatMap(({ weight, bias }) => [weight, bias]));
+    }
+  }
+
   /** Frees every layer. */
   dispose(): void {
     for (const layer of this.layers) layer.dispose();
   }
+}
+
+const FORMAT = "ff-notebooks/ffnn";
+const VERSION = 1;
+
+interface SavedTensor {
+  shape: number[];
+  dtype: "float32";
+  /** Little-endian float32 bytes, base64. */
+  data: string;
+}
+
+interface SavedFFNN {
+  format: string;
+  version: number;
+  dims: number[];
+  numClasses: number;
+  label: LabelMode;
+  threshold: number;
+  learningRate: number;
+  epochs: number;
+  layers: { weight: SavedTensor; bias: SavedTensor }[];
+}
+
+async function encodeTensor(t: tf.Tensor): Promise<SavedTensor> {
+  const values = new Float32Array(await t.data());
+  return { shape: t.shape, dtype: "float32", data: encodeBase64(new Uint8Array(values.buffer)) };
+}
+
+function decodeTensor(saved: SavedTensor, shape: number[], path: string): tf.Tensor {
+  const bytes = decodeBase64(saved.data);
+  const count = shape.reduce((a, b) => a * b, 1);
+  if (!tf.util.arraysEqual(saved.shape, shape) || bytes.length !== count * 4) {
+    throw new Error(
+      `${path}: a tensor of shape ${
+        JSON.stringify(saved.shape)
+      } (${bytes.length} bytes) does not fit ${JSON.stringify(shape)}; the file is damaged`,
+    );
+  }
+  return tf.tensor(new Float32Array(bytes.buffer, bytes.byteOffset, count), shape);
+}
+
+// Deno has no built-in base64 for bytes outside JSR's std; these two lines are all we need.
+function encodeBase64(bytes: Uint8Array): string {
+  let binary = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(binary);
+}
+
+function decodeBase64(text: string): Uint8Array {
+  return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
 }

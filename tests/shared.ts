@@ -1,0 +1,30 @@
+/**
+ * Finds the project's shared material (../shared beside the repository: real MNIST files,
+ * conformance values). Tests that need it are ignored, with the reason printed, where it is
+ * absent, except under CI=true, where its absence must fail the run.
+ *
+ * @module
+ */
+
+/** Absolute path of `relative` inside ../shared, or undefined when it is not there. */
+export function sharedPath(relative: string): string | undefined {
+  const path = new URL(`../../shared/${relative}`, import.meta.url).pathname;
+  try {
+    Deno.statSync(path);
+    return path;
+  } catch {
+    return undefined;
+  }
+}
+
+/** True when a test must not be skipped for missing material. */
+export const IN_CI = Deno.env.get("CI") === "true";
+
+/**
+ * `ignore` for Deno.test: true (and says why on stderr) when `path` is missing outside CI.
+ */
+export function ignoreUnless(available: unknown, what: string): boolean {
+  if (available || IN_CI) return false;
+  console.error(`ignored: ${what} is not available here`);
+  return true;
+}
