@@ -1,0 +1,503 @@
+/**
+ * A TensorFlow.js backend named `"blas"`: tfjs's `cpu` backend with every matrix product
+ * (`BatchMatMul`, `_FusedMatMul`) done by OpenBLAS's `cblas_sgemm` through Deno FFI.
+ *
+ * Why hand-written: tfjs's only BLAS binding is tfjs-node (libtensorflow), which cannot be
+ * installed here, and the cpu backend multiplies matrices in plain JavaScript loops, 100x
+ * slower than OpenBLAS. All other kernels are the cpu backend's, unchanged.
+ *
+ * Needs `--allow-ffi`; `--allow-env` to honour `FF_OPENBLAS`.
+ *
+ * @example Use OpenBLAS when it is installed, else stay on the cpu backend
+ * ```ts
+ * import { tf } from "./deps.ts";
+ * import { registerBlasBackend } from "./blas.ts";
+ *
+ * const blas = registerBlasBackend();
+ * if (blas.ok) await tf.setBackend("blas");
+ * else console.warn(blas.reason);
+ * ```
+ *
+ * @module
+ */
+import { MathBackendCPU, tf } from "./deps.ts";
+
+/** The name the backend registers under, for `tf.setBackend`. */
+export const BLAS_BACKEND = "blas";
+
+/** Below cpu's (1) and wasm's (2), so tfjs never picks it on its own: callers choose it. */
+const BLAS_PRIORITY = 0;
+
+const INSTALL_HINT =
+  "install OpenBLAS with `apt-get install libopenblas0-pthread` (Debian/Ubuntu)" +
+  " or `brew install openblas` (macOS), or set FF_OPENBLAS to the path of libopenblas";
+
+// CBLAS enum values (cblas.h).
+const CBLAS_ROW_MAJOR = 101;
+const CBLAS_NO_TRANS = 111;
+const CBLAS_TRANS = 112;
+
+const SYMBOLS = {
+  cblas_sgemm: {
+    // order, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc
+    parameters: [
+      "i32",
+      "i32",
+      "i32",
+      "i32",
+      "i32",
+      "i32",
+      "f32",
+      "buffer",
+      "i32",
+      "buffer",
+      "i32",
+      "f32",
+      "buffer",
+      "i32",
+    ],
+    result: "void",
+  },
+  openblas_get_config: { parameters: [], result: "pointer", optional: true },
+} as const satisfies Deno.ForeignLibraryInterface;
+
+/** One row-major float32 product for {@linkcode Sgemm}. */
+export interface SgemmArgs {
+  /** m×k, stored k×m when `transposeA`. */
+  a: Float32Array;
+  /** k×n, stored n×k when `transposeB`. */
+  b: Float32Array;
+  /** m×n; read only when `beta` is 1. */
+  c: Float32Array;
+  m: number;
+  n: number;
+  k: number;
+  transposeA: boolean;
+  transposeB: boolean;
+  beta: 0 | 1;
+}
+
+/**
+ * `c = a·b + beta·c` by `cblas_sgemm`. Sizes must be positive; views (`subarray`) are passed
+ * without copying.
+ */
+export type Sgemm = (args: SgemmArgs) => void;
+
+/** A loaded OpenBLAS. */
+export interface BlasLibrary {
+  ok: true;
+  /** The path or name it was loaded from. */
+  library: string;
+  /** `openblas_get_config()`, e.g. "OpenBLAS 0.3.21 DYNAMIC_ARCH ... SkylakeX MAX_THREADS=64". */
+  config: string;
+  sgemm: Sgemm;
+  /** Unloads the library; `sgemm` must not be called afterwards. */
+  close(): void;
+}
+
+/** Why no OpenBLAS could be loaded, and how to install one. */
+export interface BlasMissing {
+  ok: false;
+  reason: string;
+}
+
+/**
+ * Where to look for OpenBLAS, in order: env `FF_OPENBLAS`, then the usual system locations.
+ *
+ * @example
+ * ```ts
+ * import { blasLibraryCandidates } from "./blas.ts";
+ * console.log(blasLibraryCandidates()); // ["libopenblas.so.0", ...] on Linux
+ * ```
+ */
+export function blasLibraryCandidates(): string[] {
+  const fromEnv = granted({ name: "env", variable: "FF_OPENBLAS" })
+    ? Deno.env.get("FF_OPENBLAS")
+    : undefined;
+  const debian = `/usr/lib/${Deno.build.arch}-linux-gnu`;
+  const system = Deno.build.os === "darwin"
+    ? [
+      "libopenblas.dylib",
+      "/opt/homebrew/opt/openblas/lib/libopenblas.dylib",
+      "/usr/local/opt/openblas/lib/libopenblas.dylib",
+    ]
+    : [
+      "libopenblas.so.0",
+      `${debian}/openblas-pthread/libopenblas.so.0`,
+      `${debian}/openblas-openmp/libopenblas.so.0`,
+      `${debian}/libopenblas.so.0`,
+      "libopenblas.so",
+    ];
+  return fromEnv ? [fromEnv, ...system] : system;
+}
+
+/**
+ * Loads the first of `candidates` (paths or library names) that has `cblas_sgemm`. Never
+ * throws: a missing library gives a reason that says how to install one.
+ *
+ * @example
+ * ```ts
+ * import { findBlasLibrary } from "./blas.ts";
+ * const blas = findBlasLibrary(["/nonexistent.so"]);
+ * console.log(blas.ok ? blas.library : blas.reason);
+ * ```
+ */
+export function findBlasLibrary(candidates: readonly string[]): BlasLibrary | BlasMissing {
+  if (typeof Deno?.dlopen !== "function") {
+    return { ok: false, reason: `OpenBLAS needs Deno's FFI (Deno.dlopen); ${INSTALL_HINT}` };
+  }
+  if (!granted({ name: "ffi" })) {
+    return { ok: false, reason: "OpenBLAS is loaded through FFI: run deno with --allow-ffi" };
+  }
+  preferAvx512Kernels();
+  const failures: string[] = [];
+  for (const library of candidates) {
+    try {
+      return loaded(library, Deno.dlopen(library, SYMBOLS));
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      // "No such file" is the expected miss; anything else (e.g. no cblas_sgemm) is news.
+      if (!message.includes("No such file")) failures.push(message);
+    }
+  }
+  const tried = `no OpenBLAS found (tried ${candidates.join(", ")})`;
+  return { ok: false, reason: [tried, ...failures, INSTALL_HINT].join("; ") };
+}
+
+let registered: BlasLibrary | undefined;
+
+/**
+ * Registers the `"blas"` backend (idempotent). Never throws: when OpenBLAS is missing it
+ * returns a reason that says how to install it, and registers nothing.
+ *
+ * @example
+ * ```ts
+ * import { tf } from "./deps.ts";
+ * import { registerBlasBackend } from "./blas.ts";
+ *
+ * const blas = registerBlasBackend();
+ * if (blas.ok) {
+ *   await tf.setBackend("blas");
+ *   tf.matMul(tf.ones([2, 3]), tf.ones([3, 4])).print();
+ * }
+ * ```
+ */
+export function registerBlasBackend():
+  | { ok: true; library: string; config: string }
+  | { ok: false; reason: string } {
+  if (registered) return { ok: true, library: registered.library, config: registered.config };
+  // Importing tfjs-backend-cpu (lib/deps.ts does) registers its kernels; without them there
+  // is nothing to copy.
+  const cpuKernels = tf.getKernelsForBackend("cpu");
+  const cpuBatchMatMul = tf.getKernel(tf.BatchMatMul, "cpu")?.kernelFunc;
+  const cpuFusedMatMul = tf.getKernel(tf._FusedMatMul, "cpu")?.kernelFunc;
+  if (cpuBatchMatMul === undefined || cpuFusedMatMul === undefined) {
+    return {
+      ok: false,
+      reason: "tfjs's cpu kernels are not registered: import @tensorflow/tfjs-backend-cpu",
+    };
+  }
+  const found = findBlasLibrary(blasLibraryCandidates());
+  if (!found.ok) return found;
+
+  for (const kernel of cpuKernels) replaceKernel({ ...kernel, backendName: BLAS_BACKEND });
+  replaceKernel({
+    kernelName: tf.BatchMatMul,
+    backendName: BLAS_BACKEND,
+    kernelFunc: batchMatMulKernel(found.sgemm, cpuBatchMatMul),
+  });
+  replaceKernel({
+    kernelName: tf._FusedMatMul,
+    backendName: BLAS_BACKEND,
+    kernelFunc: fusedMatMulKernel(found.sgemm, cpuFusedMatMul),
+  });
+  if (tf.engine().findBackendFactory(BLAS_BACKEND) == null) {
+    tf.registerBackend(BLAS_BACKEND, () => new MathBackendCPU(), BLAS_PRIORITY);
+  }
+  registered = found;
+  return { ok: true, library: found.library, config: found.config };
+}
+
+/**
+ * The OpenBLAS the `"blas"` backend uses, once {@linkcode registerBlasBackend} succeeded.
+ *
+ * @example
+ * ```ts
+ * import { blasLibrary, registerBlasBackend } from "./blas.ts";
+ * registerBlasBackend();
+ * console.log(blasLibrary() ?? "no OpenBLAS");
+ * ```
+ */
+export function blasLibrary(): string | undefined {
+  return registered?.library;
+}
+
+function granted(descriptor: Deno.PermissionDescriptor): boolean {
+  return Deno.permissions.querySync(descriptor).state === "granted";
+}
+
+function loaded(
+  library: string,
+  dylib: Deno.DynamicLibrary<typeof SYMBOLS>,
+): BlasLibrary {
+  const { cblas_sgemm, openblas_get_config } = dylib.symbols;
+  const configPointer = openblas_get_config?.() ?? null;
+  const config = configPointer === null ? "" : Deno.UnsafePointerView.getCString(configPointer);
+  const sgemm: Sgemm = ({ a, b, c, m, n, k, transposeA, transposeB, beta }) => {
+    cblas_sgemm(
+      CBLAS_ROW_MAJOR,
+      transposeA ? CBLAS_TRANS : CBLAS_NO_TRANS,
+      transposeB ? CBLAS_TRANS : CBLAS_NO_TRANS,
+      m,
+      n,
+      k,
+      1,
+      a,
+      transposeA ? m : k,
+      b,
+      transposeB ? k : n,
+      beta,
+      c,
+      n,
+    );
+  };
+  return { ok: true, library, config, sgemm, close: () => dylib.close() };
+}
+
+/**
+ * OpenBLAS up to 0.3.21 (Debian 12) does not know AMD Zen 4 and runs its AVX2 (Haswell)
+ * kernels there, a third as fast as its AVX-512 (SkylakeX) ones (~90 vs ~300 GFLOP/s on two
+ * cores). OpenBLAS reads OPENBLAS_CORETYPE when it is loaded, so this runs before dlopen; a
+ * value the user set wins.
+ */
+function preferAvx512Kernels(): void {
+  if (Deno.build.os !== "linux" || Deno.build.arch !== "x86_64") return;
+  const cpuinfo = "/proc/cpuinfo";
+  if (!granted({ name: "env", variable: "OPENBLAS_CORETYPE" })) return;
+  if (!granted({ name: "read", path: cpuinfo })) return;
+  if (Deno.env.get("OPENBLAS_CORETYPE") !== undefined) return;
+  let info: string;
+  try {
+    info = Deno.readTextFileSync(cpuinfo);
+  } catch {
+    return;
+  }
+  const flags = new Set(info.match(/^flags\s*:(.*)$/m)?.[1].trim().split(/\s+/));
+  const skylakeX = ["avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl"];
+  if (/AuthenticAMD/.test(info) && skylakeX.every((flag) => flags.has(flag))) {
+    Deno.env.set("OPENBLAS_CORETYPE", "SkylakeX");
+  }
+}
+
+/** Registers `config`, first dropping a kernel of the same name (no duplicate warning). */
+function replaceKernel(config: tf.KernelConfig): void {
+  if (tf.getKernel(config.kernelName, config.backendName) !== undefined) {
+    tf.unregisterKernel(config.kernelName, config.backendName);
+  }
+  tf.registerKernel(config);
+}
+
+/** A tensor's values on the cpu-family backend, with its shape. */
+interface Operand {
+  shape: number[];
+  values: Float32Array;
+}
+
+function operand(backend: MathBackendCPU, info: tf.TensorInfo): Operand {
+  return { shape: info.shape, values: float32Values(backend, info) };
+}
+
+/** The values FFI can pass as a `float*`: float32 tensors are (almost) always stored so. */
+function float32Values(backend: MathBackendCPU, info: tf.TensorInfo): Float32Array {
+  const values = backend.data.get(info.dataId).values;
+  return values instanceof Float32Array ? values : Float32Array.from(values as ArrayLike<number>);
+}
+
+/**
+ * `a·b` for every matrix in the (broadcast) batch, as tfjs's BatchMatMul: the last two axes are
+ * the matrices, the leading ones the batch. With `rowBias` (length n) every output row starts
+ * as the bias and sgemm adds the product to it (beta = 1).
+ */
+function batchedProduct(
+  sgemm: Sgemm,
+  a: Operand,
+  b: Operand,
+  transposeA: boolean,
+  transposeB: boolean,
+  rowBias?: Float32Array,
+): Operand {
+  if (a.shape.length < 2 || b.shape.length < 2) {
+    throw new Error(
+      `matMul needs matrices (rank >= 2), got shapes [${a.shape}] and [${b.shape}]: reshape them`,
+    );
+  }
+  const [m, k] = matrixSize(a.shape, transposeA);
+  const [kB, n] = matrixSize(b.shape, transposeB);
+  if (k !== kB) {
+    throw new Error(
+      `matMul inner sizes differ (${k} vs ${kB}) for shapes [${a.shape}] and [${b.shape}] ` +
+        `with transposeA=${transposeA}, transposeB=${transposeB}: fix the shapes or transposes`,
+    );
+  }
+  const batchA = a.shape.slice(0, -2);
+  const batchB = b.shape.slice(0, -2);
+  const batchShape = tf.broadcast_util.assertAndGetBroadcastShape(batchA, batchB);
+  const batches = tf.util.sizeFromShape(batchShape);
+  const c = new Float32Array(batches * m * n);
+  if (rowBias !== undefined) {
+    for (let row = 0; row < batches * m; row++) c.set(rowBias, row * n);
+  }
+  if (m * n * k > 0) {
+    for (let batch = 0; batch < batches; batch++) {
+      const aStart = broadcastSource(batch, batchShape, batchA) * m * k;
+      const bStart = broadcastSource(batch, batchShape, batchB) * k * n;
+      sgemm({
+        a: a.values.subarray(aStart, aStart + m * k),
+        b: b.values.subarray(bStart, bStart + k * n),
+        c: c.subarray(batch * m * n, (batch + 1) * m * n),
+        m,
+        n,
+        k,
+        transposeA,
+        transposeB,
+        beta: rowBias === undefined ? 0 : 1,
+      });
+    }
+  }
+  return { shape: [...batchShape, m, n], values: c };
+}
+
+/** [rows, columns] of the matrices in `shape` after the optional transpose. */
+function matrixSize(shape: number[], transpose: boolean): [number, number] {
+  const [rows, columns] = shape.slice(-2);
+  return transpose ? [columns, rows] : [rows, columns];
+}
+
+/** The flat index of the batch in `sourceShape` that broadcasting maps output batch `index` to. */
+function broadcastSource(index: number, outShape: number[], sourceShape: number[]): number {
+  let source = 0;
+  let stride = 1;
+  for (let axis = outShape.length - 1; axis >= 0; axis--) {
+    const coordinate = index % outShape[axis];
+    index = Math.floor(index / outShape[axis]);
+    const sourceAxis = axis - (outShape.length - sourceShape.length);
+    if (sourceAxis < 0) break;
+    if (sourceShape[sourceAxis] !== 1) source += coordinate * stride;
+    stride *= sourceShape[sourceAxis];
+  }
+  return source;
+}
+
+function batchMatMulKernel(sgemm: Sgemm, cpuBatchMatMul: tf.KernelFunc): tf.KernelFunc {
+  return (args) => {
+    const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+    const { transposeA, transposeB } = args.attrs as unknown as tf.BatchMatMulAttrs;
+    // Integer products stay exact (and int32) on the cpu kernel.
+    if (a.dtype !== "float32" || b.dtype !== "float32") return cpuBatchMatMul(args);
+    const backend = args.backend as MathBackendCPU;
+    const { shape, values } = batchedProduct(
+      sgemm,
+      operand(backend, a),
+      operand(backend, b),
+      transposeA,
+      transposeB,
+    );
+    return backend.makeTensorInfo(shape, "float32", values);
+  };
+}
+
+function fusedMatMulKernel(sgemm: Sgemm, cpuFusedMatMul: tf.KernelFunc): tf.KernelFunc {
+  return (args) => {
+    const { a, b, bias, preluActivationWeights } = args.inputs as unknown as tf._FusedMatMulInputs;
+    const { transposeA, transposeB, activation = "linear", leakyreluAlpha = 0.2 } = args
+      .attrs as unknown as tf._FusedMatMulAttrs;
+    if (a.dtype !== "float32" || b.dtype !== "float32") return cpuFusedMatMul(args);
+    const backend = args.backend as MathBackendCPU;
+    const n = transposeB ? b.shape[b.shape.length - 2] : b.shape[b.shape.length - 1];
+    const outRank = Math.max(a.shape.length, b.shape.length);
+    const rowBias = bias && row(backend, bias, n, outRank);
+    const product = batchedProduct(
+      sgemm,
+      operand(backend, a),
+      operand(backend, b),
+      transposeA,
+      transposeB,
+      rowBias,
+    );
+    let out = backend.makeTensorInfo(product.shape, "float32", product.values);
+    if (bias && rowBias === undefined) {
+      // A bias that varies along rows or batches: broadcast it with the cpu Add kernel.
+      out = replacing(backend, out, kernel(tf.Add)({ inputs: { a: out, b: bias }, backend }));
+    }
+    const alphas = preluActivationWeights && row(backend, preluActivationWeights, n, outRank);
+    if (activation === "prelu" && alphas === undefined) {
+      // Alphas that vary along rows or batches: broadcast them with the cpu Prelu kernel.
+      const inputs = { x: out, alpha: preluActivationWeights };
+      return replacing(backend, out, kernel(tf.Prelu)({ inputs, backend }));
+    }
+    const values = float32Values(backend, out);
+    activateInPlace(values, activation, leakyreluAlpha, alphas);
+    return out;
+  };
+}
+
+/**
+ * `info`'s values as one row of length n when it broadcasts as a single row over the output
+ * ([n], [1, n], a scalar, ...); undefined when it varies along rows or batches.
+ */
+function row(
+  backend: MathBackendCPU,
+  info: tf.TensorInfo,
+  n: number,
+  outRank: number,
+): Float32Array | undefined {
+  if (info.dtype !== "float32" || info.shape.length > outRank) return undefined;
+  const values = float32Values(backend, info);
+  if (values.length === 1) return new Float32Array(n).fill(values[0]);
+  const isRow = values.length === n && info.shape[info.shape.length - 1] === n;
+  return isRow ? values : undefined;
+}
+
+/** Returns `next`, disposing `previous`, an intermediate result of this kernel. */
+function replacing(
+  backend: MathBackendCPU,
+  previous: tf.TensorInfo,
+  next: tf.TensorInfo | tf.TensorInfo[],
+): tf.TensorInfo {
+  backend.disposeIntermediateTensorInfo(previous);
+  return next as tf.TensorInfo;
+}
+
+function kernel(name: string): tf.KernelFunc {
+  return tf.getKernel(name, "cpu").kernelFunc;
+}
+
+/** Applies `activation` as the cpu backend's kernels do (same formulas), overwriting `x`. */
+function activateInPlace(
+  x: Float32Array,
+  activation: string,
+  leakyreluAlpha: number,
+  preluAlphas?: Float32Array,
+): void {
+  const f = ELEMENTWISE.get(activation);
+  if (activation === "prelu" && preluAlphas !== undefined) {
+    const n = preluAlphas.length;
+    for (let i = 0; i < x.length; i++) x[i] = x[i] < 0 ? preluAlphas[i % n] * x[i] : x[i];
+  } else if (activation === "leakyrelu") {
+    for (let i = 0; i < x.length; i++) x[i] = x[i] < 0 ? leakyreluAlpha * x[i] : x[i];
+  } else if (f !== undefined) {
+    for (let i = 0; i < x.length; i++) x[i] = f(x[i]);
+  } else if (activation !== "linear") {
+    throw new Error(
+      `fused matMul: activation "${activation}" is not supported; use one of linear, relu, ` +
+        "relu6, elu, leakyrelu, prelu, sigmoid",
+    );
+  }
+}
+
+const ELEMENTWISE = new Map<string, (x: number) => number>([
+  ["relu", (x) => Math.max(0, x)],
+  ["relu6", (x) => Math.min(Math.max(0, x), 6)],
+  ["elu", (x) => x >= 0 ? x : Math.exp(x) - 1],
+  ["sigmoid", (x) => 1 / (1 + Math.exp(-x))],
+]);
