@@ -472,32 +472,44 @@ function kernel(name: string): tf.KernelFunc {
   return tf.getKernel(name, "cpu").kernelFunc;
 }
 
-/** Applies `activation` as the cpu backend's kernels do (same formulas), overwriting `x`. */
+/**
+ * Applies `activation` as the cpu backend's kernels do (same formulas), overwriting `x`. One
+ * loop per activation, not one loop calling an activation function: once several activations
+ * have run, V8 stops inlining that call and the loop gets 5-10x slower.
+ */
 function activateInPlace(
   x: Float32Array,
   activation: string,
   leakyreluAlpha: number,
   preluAlphas?: Float32Array,
 ): void {
-  const f = ELEMENTWISE.get(activation);
-  if (activation === "prelu" && preluAlphas !== undefined) {
-    const n = preluAlphas.length;
-    for (let i = 0; i < x.length; i++) x[i] = x[i] < 0 ? preluAlphas[i % n] * x[i] : x[i];
-  } else if (activation === "leakyrelu") {
-    for (let i = 0; i < x.length; i++) x[i] = x[i] < 0 ? leakyreluAlpha * x[i] : x[i];
-  } else if (f !== undefined) {
-    for (let i = 0; i < x.length; i++) x[i] = f(x[i]);
-  } else if (activation !== "linear") {
-    throw new Error(
-      `fused matMul: activation "${activation}" is not supported; use one of linear, relu, ` +
-        "relu6, elu, leakyrelu, prelu, sigmoid",
-    );
+  switch (activation) {
+    case "linear":
+      return;
+    case "relu":
+      for (let i = 0; i < x.length; i++) x[i] = Math.max(0, x[i]);
+      return;
+    case "relu6":
+      for (let i = 0; i < x.length; i++) x[i] = Math.min(Math.max(0, x[i]), 6);
+      return;
+    case "elu":
+      for (let i = 0; i < x.length; i++) x[i] = x[i] >= 0 ? x[i] : Math.exp(x[i]) - 1;
+      return;
+    case "sigmoid":
+      for (let i = 0; i < x.length; i++) x[i] = 1 / (1 + Math.exp(-x[i]));
+      return;
+    case "leakyrelu":
+      for (let i = 0; i < x.length; i++) x[i] = x[i] < 0 ? leakyreluAlpha * x[i] : x[i];
+      return;
+    case "prelu":
+      if (preluAlphas !== undefined) {
+        const n = preluAlphas.length;
+        for (let i = 0; i < x.length; i++) x[i] = x[i] < 0 ? preluAlphas[i % n] * x[i] : x[i];
+        return;
+      }
   }
+  throw new Error(
+    `fused matMul: activation "${activation}" is not supported; use one of linear, relu, ` +
+      "relu6, elu, leakyrelu, prelu, sigmoid",
+  );
 }
-
-const ELEMENTWISE = new Map<string, (x: number) => number>([
-  ["relu", (x) => Math.max(0, x)],
-  ["relu6", (x) => Math.min(Math.max(0, x), 6)],
-  ["elu", (x) => x >= 0 ? x : Math.exp(x) - 1],
-  ["sigmoid", (x) => 1 / (1 + Math.exp(-x))],
-]);
