@@ -1,0 +1,534 @@
+/**
+ * Plotly figures that show themselves in Jupyter, and the small set of figures the notebooks
+ * and the training report draw.
+ *
+ * A {@linkcode Plot} returned as a cell's last expression (or passed to `Deno.jupyter.display`)
+ * becomes a MIME bundle with three views, so that every viewer finds one it can draw:
+ * `application/vnd.plotly.v1+json` for JupyterLab's and VS Code's plotly renderers,
+ * `text/html` that draws with plotly.js loaded offline (nbconvert, GitHub-less viewers), and
+ * `text/plain`. The 4.7 MB plotly.js is inlined into the html of the first figure of a kernel
+ * session only; later figures find it as `window.Plotly` on the same page.
+ *
+ * Nothing here touches `Deno.jupyter`, which throws outside the kernel, so the module loads
+ * (and is tested) anywhere.
+ *
+ * @module
+ */
+import { OPTIONAL } from "./deps.ts";
+
+/** A plotly figure: traces and layout, exactly as `Plotly.newPlot` takes them. */
+export interface Figure {
+  data: object[];
+  layout: object;
+}
+
+/** A Jupyter MIME bundle: MIME type to content. */
+export type MimeBundle = Record<string, unknown>;
+
+const JUPYTER_DISPLAY = Symbol.for("Jupyter.display");
+
+/** The plotly.js config of every figure: resizes with its cell, no plotly.com logo. */
+const PLOTLY_CONFIG = { responsive: true, displaylogo: false };
+
+let plotlyText: Promise<string> | undefined;
+// Module state on purpose: one kernel session is one page, and the library need only be in it once.
+let plotlyInlined = false;
+
+/**
+ * The source text of plotly.js (`plotly.min.js` of the pinned npm package), read from Deno's
+ * npm cache and kept for the session.
+ *
+ * @example
+ * ```ts
+ * const source = await plotlySource(); // about 4.7 MB of JavaScript
+ * ```
+ */
+export function plotlySource(): Promise<string> {
+  plotlyText ??= readPlotlySource();
+  plotlyText.catch(() => plotlyText = undefined); // let a later call retry after a failure
+  return plotlyText;
+}
+
+async function readPlotlySource(): Promise<string> {
+  // `import.meta.resolve` maps an npm specifier to a file only once the package is part of
+  // this process's npm resolution; importing its package.json gets it there (downloading it
+  // into the cache if needed) without running plotly.js, which needs a browser `window`.
+  await import(`${OPTIONAL.plotly}/package.json`, { with: { type: "json" } });
+  const url = import.meta.resolve(`${OPTIONAL.plotly}/plotly.min.js`);
+  if (!url.startsWith("file:")) {
+    throw new Error(
+      `cannot locate plotly.js (resolved to ${url}): run \`deno cache ${OPTIONAL.plotly}\` first`,
+    );
+  }
+  return await Deno.readTextFile(new URL(url));
+}
+
+/**
+ * A `<script>` element holding plotly.js, safe to put anywhere in an html page.
+ *
+ * @example
+ * ```ts
+ * const head = `<head><meta charset="utf-8">${await plotlyScriptTag()}</head>`;
+ * ```
+ */
+export async function plotlyScriptTag(): Promise<string> {
+  // `\x3C` means `<` in strings, templates and regexes alike, and keeps the html parser from
+  // ending the script early or entering its "double escaped" state.
+  const source = (await plotlySource()).replace(/<(!--|\/?script)/gi, "\\x3C$1");
+  return `<script type="text/javascript">${source}</script>`;
+}
+
+/** JSON that can sit inside a `<script>`: no `<` that could end it or open a comment. */
+function scriptJson(value: unknown): string {
+  return JSON.stringify(value).replace(/</g, "\\u003c");
+}
+
+/**
+ * The html that draws `figure` into a new div with id `divId`, assuming plotly.js is (or
+ * will be, earlier in the page) loaded as `window.Plotly`; without it the div says so.
+ *
+ * @example
+ * ```ts
+ * const html = figureHtml(lossCurves([[0.9, 0.5, 0.3]]), "loss");
+ * // '<div id="loss" ...></div><script>... Plotly.newPlot("loss", ...) ...</script>'
+ * ```
+ */
+export function figureHtml(figure: Figure, divId: string): string {
+  if (!/^[A-Za-z][\w-]*$/.test(divId)) {
+    throw new Error(
+      `divId "${divId}" must start with a letter and use only letters, digits, _ and -`,
+    );
+  }
+  const missing = "plotly.js is not loaded on this page, so this plot cannot be drawn: " +
+    "run the notebook from the top (its first plot carries plotly.js), " +
+    "or display this figure with new Plot(figure, { inlinePlotly: true }).";
+  return `<div id="${divId}" class="ff-plot"></div>
+<script type="text/javascript">
+(function () {
+  var div = document.getElementById(${scriptJson(divId)});
+  if (!div) return;
+  if (!window.Plotly) {
+    div.textContent = ${scriptJson(missing)};
+    return;
+  }
+  window.Plotly.newPlot(${scriptJson(divId)}, ${scriptJson(figure.data)}, ${
+    scriptJson(figure.layout)
+  }, ${scriptJson(PLOTLY_CONFIG)});
+})();
+</script>`;
+}
+
+/** Title text of a figure's layout, if any. */
+function titleOf(figure: Figure): string | undefined {
+  const title = (figure.layout as { title?: string | { text?: string } }).title;
+  return typeof title === "string" ? title : title?.text;
+}
+
+/**
+ * The Jupyter MIME bundle of `figure`. Its html carries plotly.js when this is the first
+ * bundle of the session or when `inlinePlotly` is true.
+ *
+ * @example
+ * ```ts
+ * const bundle = await mimeBundle(lossCurves([[0.9, 0.5, 0.3]]));
+ * Object.keys(bundle); // ["application/vnd.plotly.v1+json", "text/html", "text/plain"]
+ * ```
+ */
+export async function mimeBundle(
+  figure: Figure,
+  { inlinePlotly = false }: { inlinePlotly?: boolean } = {},
+): Promise<MimeBundle> {
+  const withLibrary = inlinePlotly || !plotlyInlined;
+  const library = withLibrary ? await plotlyScriptTag() : "";
+  plotlyInlined = true;
+  // Random, not counted: outputs of several notebooks and sessions can share one page.
+  const divId = `ff-plot-${crypto.randomUUID()}`;
+  const types = [...new Set(figure.data.map((trace) => (trace as { type?: string }).type))];
+  const traces = `${figure.data.length} trace${figure.data.length === 1 ? "" : "s"}`;
+  return {
+    "application/vnd.plotly.v1+json": { data: figure.data, layout: figure.layout },
+    "text/html": library + figureHtml(figure, divId),
+    "text/plain": `Plot "${titleOf(figure) ?? "untitled"}": ${traces} (${types.join(", ")})`,
+  };
+}
+
+/**
+ * A figure that Jupyter displays as a plotly plot.
+ *
+ * @example
+ * ```ts
+ * // in a notebook cell, as its last expression:
+ * new Plot({ data: [{ type: "scatter", y: [3, 1, 2] }], layout: { title: { text: "demo" } } });
+ * ```
+ */
+export class Plot implements Figure {
+  /** plotly traces. */
+  readonly data: object[];
+  /** plotly layout. */
+  readonly layout: object;
+  readonly #inlinePlotly: boolean;
+
+  /**
+   * @param figure the traces and layout
+   * @param options `inlinePlotly`: carry plotly.js even if an earlier figure did (for a
+   *   notebook whose first plot's output was cleared)
+   */
+  constructor(figure: Figure, { inlinePlotly = false }: { inlinePlotly?: boolean } = {}) {
+    if (!Array.isArray(figure?.data)) {
+      throw new Error("a figure needs `data`, an array of plotly traces");
+    }
+    this.data = figure.data;
+    this.layout = figure.layout ?? {};
+    this.#inlinePlotly = inlinePlotly;
+  }
+
+  /** The MIME bundle Jupyter shows; see {@linkcode mimeBundle}. */
+  [JUPYTER_DISPLAY](): Promise<MimeBundle> {
+    return mimeBundle(this, { inlinePlotly: this.#inlinePlotly });
+  }
+}
+
+/** `{ text }`: plotly 3+ takes titles only in this form. */
+function title(text: string | undefined): { text: string } | undefined {
+  return text === undefined ? undefined : { text };
+}
+
+function numbers(values: ArrayLike<number>, what: string): number[] {
+  if (values === null || typeof values !== "object" || typeof values.length !== "number") {
+    throw new Error(`${what} must be an array of numbers, got ${typeof values}`);
+  }
+  // Plain arrays: JSON writes a typed array as an object with "0", "1", ... keys.
+  return Array.from(values, Number);
+}
+
+/**
+ * Loss against epoch, one line per layer.
+ *
+ * @example
+ * ```ts
+ * lossCurves([[0.9, 0.6, 0.4], [0.8, 0.7, 0.5]]); // two lines: "layer 1", "layer 2"
+ * ```
+ */
+export function lossCurves(
+  lossesPerLayer: ArrayLike<number>[],
+  plotTitle = "FF loss per layer",
+): Plot {
+  const data = lossesPerLayer.map((losses, layer) => {
+    const y = numbers(losses, `losses of layer ${layer + 1}`);
+    return {
+      type: "scatter",
+      mode: "lines",
+      name: `layer ${layer + 1}`,
+      x: y.map((_, i) => i + 1),
+      y,
+    };
+  });
+  return new Plot({
+    data,
+    layout: {
+      title: title(plotTitle),
+      xaxis: { title: title("epoch") },
+      yaxis: { title: title("loss") },
+    },
+  });
+}
+
+/**
+ * Overlaid histograms, one per named series (goodness of positive vs negative data).
+ *
+ * @example
+ * ```ts
+ * histogram({ positive: [5.1, 6.3, 4.8], negative: [0.4, 1.2, 0.9] }, "Goodness", "goodness");
+ * ```
+ */
+export function histogram(
+  seriesByName: Record<string, ArrayLike<number>>,
+  plotTitle: string,
+  xTitle: string,
+  { bins }: { bins?: number } = {},
+): Plot {
+  const data = Object.entries(seriesByName).map(([name, values]) => ({
+    type: "histogram",
+    name,
+    x: numbers(values, `series "${name}"`),
+    opacity: 0.6,
+    ...(bins === undefined ? {} : { nbinsx: bins }),
+  }));
+  return new Plot({
+    data,
+    layout: {
+      title: title(plotTitle),
+      barmode: "overlay",
+      xaxis: { title: title(xTitle) },
+      yaxis: { title: title("count") },
+    },
+  });
+}
+
+/** Options of {@linkcode heatmap}. */
+export interface HeatmapOptions {
+  title?: string;
+  xTitle?: string;
+  yTitle?: string;
+  /** Column labels; default 0, 1, ... */
+  x?: (string | number)[];
+  /** Row labels; default 0, 1, ... */
+  y?: (string | number)[];
+  /** A plotly colorscale name or list; default "Viridis". */
+  colorscale?: string | [number, string][];
+  /** Row 0 at the top, as in a matrix or an image. Default true. */
+  reverseY?: boolean;
+  /** Write each cell's value in it. Default false. */
+  showValues?: boolean;
+}
+
+/**
+ * A heatmap of the matrix `z` (rows top to bottom by default).
+ *
+ * @example
+ * ```ts
+ * heatmap([[1, 2], [3, 4]], { title: "weights", showValues: true });
+ * ```
+ */
+export function heatmap(z: ArrayLike<number>[], options: HeatmapOptions = {}): Plot {
+  const { reverseY = true, showValues = false, colorscale = "Viridis" } = options;
+  const rows = z.map((row, i) => numbers(row, `row ${i} of z`));
+  const width = rows[0]?.length ?? 0;
+  const ragged = rows.findIndex((row) => row.length !== width);
+  if (ragged >= 0) {
+    throw new Error(`row ${ragged} of z has ${rows[ragged].length} values, row 0 has ${width}`);
+  }
+  const trace = {
+    type: "heatmap",
+    z: rows,
+    colorscale,
+    ...(options.x ? { x: options.x } : {}),
+    ...(options.y ? { y: options.y } : {}),
+    ...(showValues ? { texttemplate: "%{z}" } : {}),
+  };
+  return new Plot({
+    data: [trace],
+    layout: {
+      title: title(options.title),
+      // Labels are categories even when they look like numbers ("0".."9").
+      xaxis: { title: title(options.xTitle), ...(options.x ? { type: "category" } : { dtick: 1 }) },
+      yaxis: {
+        title: title(options.yTitle),
+        ...(options.y ? { type: "category" } : { dtick: 1 }),
+        ...(reverseY ? { autorange: "reversed" } : {}),
+      },
+    },
+  });
+}
+
+/** Pixels per side of an MNIST image. */
+const SIDE = 28;
+
+/**
+ * MNIST digits in a grid, each as a grayscale image. Inputs with a one-hot label block
+ * appended (28·28 + k values, as `combineXY` makes with "concat") show that block as a
+ * column beside the image, so positive and negative data can be told apart at a glance.
+ *
+ * @param images one array of 784 (or 784 + label block) pixels per digit
+ * @param titles one title per digit, e.g. "label 7"
+ * @param columns digits per row; default up to 5
+ *
+ * @example
+ * ```ts
+ * digitGrid([mnist.test.images.subarray(0, 784)], ["label " + mnist.test.labels[0]]);
+ * ```
+ */
+export function digitGrid(
+  images: ArrayLike<number>[],
+  titles: string[] = [],
+  { columns = Math.min(images.length, 5) }: { columns?: number } = {},
+): Plot {
+  if (images.length === 0) throw new Error("digitGrid needs at least one image");
+  if (!Number.isInteger(columns) || columns < 1) {
+    throw new Error(`columns must be a positive integer, got ${columns}`);
+  }
+  const pixels = SIDE * SIDE;
+  const all = images.map((image, i) => {
+    const values = numbers(image, `image ${i}`);
+    if (values.length < pixels || values.length - pixels > SIDE) {
+      throw new Error(
+        `image ${i} has ${values.length} values: pass 784 pixels, optionally followed by a label block of up to 28`,
+      );
+    }
+    return values;
+  });
+  const labelWidth = Math.max(...all.map((values) => values.length - pixels));
+  // One colour range for all: label blocks and digits then compare across the grid.
+  const flat = all.flat();
+  const zmin = Math.min(...flat);
+  const zmax = Math.max(...flat);
+  const rows = Math.ceil(all.length / columns);
+  const gap = 0.04;
+  const cellWidth = (1 - gap * (columns - 1)) / columns;
+  const cellHeight = (1 - gap * rows) / rows; // the extra gap is room for the titles
+  const layout: Record<string, unknown> = {
+    height: 60 + rows * 190,
+    width: 40 + columns * (labelWidth > 0 ? 220 : 190),
+    margin: { l: 20, r: 20, t: 60, b: 20 },
+    showlegend: false,
+  };
+  const annotations: object[] = [];
+  const data = all.map((values, i) => {
+    const axis = i === 0 ? "" : String(i + 1);
+    const column = i % columns;
+    const row = Math.floor(i / columns);
+    const x0 = column * (cellWidth + gap);
+    const y1 = 1 - gap - row * (cellHeight + gap);
+    layout[`xaxis${axis}`] = { domain: [x0, x0 + cellWidth], visible: false };
+    layout[`yaxis${axis}`] = {
+      domain: [y1 - cellHeight, y1],
+      visible: false,
+      autorange: "reversed",
+      scaleanchor: `x${axis}`,
+    };
+    annotations.push({
+      text: titles[i] ?? `#${i}`,
+      showarrow: false,
+      xref: "paper",
+      yref: "paper",
+      x: x0 + cellWidth / 2,
+      y: y1,
+      xanchor: "center",
+      yanchor: "bottom",
+    });
+    return {
+      type: "heatmap",
+      z: digitRows(values, labelWidth),
+      zmin,
+      zmax,
+      colorscale: [[0, "black"], [1, "white"]],
+      showscale: false,
+      xaxis: `x${axis}`,
+      yaxis: `y${axis}`,
+      hovertemplate: "row %{y}, column %{x}: %{z}<extra></extra>",
+    };
+  });
+  layout.annotations = annotations;
+  return new Plot({ data, layout });
+}
+
+/**
+ * 28 rows of 28 pixels; with a label block, one empty column and then the block as a column,
+ * centred beside the digit (null cells are left blank by plotly).
+ */
+function digitRows(values: number[], labelWidth: number): (number | null)[][] {
+  const label = values.slice(SIDE * SIDE);
+  const top = Math.floor((SIDE - labelWidth) / 2);
+  return Array.from({ length: SIDE }, (_, r) => {
+    const row: (number | null)[] = values.slice(r * SIDE, (r + 1) * SIDE);
+    if (labelWidth > 0) row.push(null, label[r - top] ?? null);
+    return row;
+  });
+}
+
+/** Options of {@linkcode barChart}. */
+export interface BarChartOptions {
+  title?: string;
+  xTitle?: string;
+  yTitle?: string;
+  /** One name per bar position; default "0", "1", ... */
+  categories?: string[];
+}
+
+/**
+ * Bars per category, grouped side by side when there are several series (e.g. the goodness
+ * of each of the 10 labels for a few test images).
+ *
+ * @example
+ * ```ts
+ * barChart({ "image 0 (true 7)": goodnessPerLabel }, { xTitle: "label", yTitle: "goodness" });
+ * ```
+ */
+export function barChart(
+  seriesByName: Record<string, ArrayLike<number>>,
+  options: BarChartOptions = {},
+): Plot {
+  const series = Object.entries(seriesByName).map(([name, values]) =>
+    [name, numbers(values, `series "${name}"`)] as const
+  );
+  const length = series[0]?.[1].length ?? 0;
+  const categories = options.categories ?? Array.from({ length }, (_, i) => String(i));
+  for (const [name, values] of series) {
+    if (values.length !== categories.length) {
+      throw new Error(
+        `series "${name}" has ${values.length} values for ${categories.length} categories: give one value per category`,
+      );
+    }
+  }
+  return new Plot({
+    data: series.map(([name, y]) => ({ type: "bar", name, x: categories, y })),
+    layout: {
+      title: title(options.title),
+      barmode: "group",
+      xaxis: { title: title(options.xTitle), type: "category" },
+      yaxis: { title: title(options.yTitle) },
+    },
+  });
+}
+
+/**
+ * counts[t][p]: how many examples of true class t were predicted as p.
+ *
+ * @example
+ * ```ts
+ * confusionCounts([0, 1, 1], [0, 1, 0], 2); // [[1, 0], [1, 1]]
+ * ```
+ */
+export function confusionCounts(
+  trueLabels: ArrayLike<number>,
+  predicted: ArrayLike<number>,
+  numClasses: number,
+): number[][] {
+  if (!Number.isInteger(numClasses) || numClasses < 1) {
+    throw new Error(`numClasses must be a positive integer, got ${numClasses}`);
+  }
+  if (trueLabels.length !== predicted.length) {
+    throw new Error(
+      `got ${trueLabels.length} true labels and ${predicted.length} predictions: pass one prediction per label`,
+    );
+  }
+  const counts = Array.from({ length: numClasses }, () => new Array<number>(numClasses).fill(0));
+  for (let i = 0; i < trueLabels.length; i++) {
+    const [t, p] = [trueLabels[i], predicted[i]];
+    for (const [label, what] of [[t, "true label"], [p, "prediction"]] as const) {
+      if (!Number.isInteger(label) || label < 0 || label >= numClasses) {
+        throw new Error(`${what} ${label} at index ${i} is outside 0..${numClasses - 1}`);
+      }
+    }
+    counts[t][p]++;
+  }
+  return counts;
+}
+
+/**
+ * The confusion matrix as a heatmap with the count in each cell: rows are true classes,
+ * columns predicted ones.
+ *
+ * @example
+ * ```ts
+ * confusionMatrix(mnist.test.labels, predictions, 10);
+ * ```
+ */
+export function confusionMatrix(
+  trueLabels: ArrayLike<number>,
+  predicted: ArrayLike<number>,
+  numClasses = 10,
+  plotTitle = "Confusion matrix",
+): Plot {
+  const labels = Array.from({ length: numClasses }, (_, i) => String(i));
+  return heatmap(confusionCounts(trueLabels, predicted, numClasses), {
+    title: plotTitle,
+    xTitle: "predicted",
+    yTitle: "true",
+    x: labels,
+    y: labels,
+    // Plotly's "Blues" runs dark to light; counts read better the other way round.
+    colorscale: [[0, "#f7fbff"], [1, "#08306b"]],
+    showValues: true,
+  });
+}

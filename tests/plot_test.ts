@@ -1,0 +1,195 @@
+import {
+  assert,
+  assertEquals,
+  assertMatch,
+  assertNotEquals,
+  assertStringIncludes,
+  assertThrows,
+} from "@std/assert";
+import {
+  barChart,
+  confusionCounts,
+  confusionMatrix,
+  digitGrid,
+  type Figure,
+  figureHtml,
+  heatmap,
+  histogram,
+  lossCurves,
+  type MimeBundle,
+  mimeBundle,
+  Plot,
+  plotlySource,
+} from "../lib/plot.ts";
+
+const PLOTLY_MIME = "application/vnd.plotly.v1+json";
+
+function count(text: string, part: string): number {
+  return text.split(part).length - 1;
+}
+
+/** A stretch of plotly.js that is only in an html that carries the library. */
+async function librarySignature(): Promise<string> {
+  return (await plotlySource()).slice(0, 400);
+}
+
+function divIdOf(html: string): string {
+  const match = html.match(/<div id="([^"]+)" class="ff-plot">/);
+  assert(match, "the html has a plot div");
+  return match[1];
+}
+
+// First in this file on purpose: it needs a session in which no figure was displayed yet.
+Deno.test("mimeBundle: plotly JSON is the figure; plotly.js is inlined once per session", async () => {
+  const first = lossCurves([[0.9, 0.5, 0.3]], "first");
+  const second = histogram({ positive: [5, 6], negative: [1, 2] }, "second", "goodness");
+  const bundles = [await mimeBundle(first), await mimeBundle(second)];
+  const signature = await librarySignature();
+
+  for (const [bundle, figure] of [[bundles[0], first], [bundles[1], second]] as const) {
+    assertEquals(Object.keys(bundle).sort(), [PLOTLY_MIME, "text/html", "text/plain"]);
+    assertEquals(bundle[PLOTLY_MIME], { data: figure.data, layout: figure.layout });
+    const html = bundle["text/html"] as string;
+    const id = divIdOf(html);
+    assertEquals(count(html, "Plotly.newPlot("), 1);
+    assertStringIncludes(html, `Plotly.newPlot("${id}", `);
+  }
+  const htmls = bundles.map((bundle) => bundle["text/html"] as string);
+  assertEquals(htmls.map((html) => count(html, signature)), [1, 0]);
+  assertNotEquals(divIdOf(htmls[0]), divIdOf(htmls[1]));
+  assertEquals(bundles[0]["text/plain"], 'Plot "first": 1 trace (scatter)');
+  assertEquals(bundles[1]["text/plain"], 'Plot "second": 2 traces (histogram)');
+});
+
+Deno.test("Plot displays through Symbol.for('Jupyter.display'); inlinePlotly brings the library back", async () => {
+  const signature = await librarySignature();
+  const figure = { data: [{ type: "bar", y: [1, 2] }], layout: {} };
+  // What the kernel does with a cell's result: look the method up by the registered symbol.
+  const display = (plot: Plot) =>
+    (plot as unknown as Record<symbol, () => Promise<MimeBundle>>)[Symbol.for("Jupyter.display")]();
+  const plain = await display(new Plot(figure));
+  const inlined = await display(new Plot(figure, { inlinePlotly: true }));
+  assertEquals(plain[PLOTLY_MIME], figure);
+  assertEquals(count(plain["text/html"] as string, signature), 0);
+  assertEquals(count(inlined["text/html"] as string, signature), 1);
+  assertEquals(plain["text/plain"], 'Plot "untitled": 1 trace (bar)');
+});
+
+Deno.test("figureHtml: data cannot end the script; a page without plotly.js says so", () => {
+  const html = figureHtml({
+    data: [{ type: "bar", name: "</script><script>alert(1)</script>", y: [1] }],
+    layout: {},
+  }, "evil");
+  assertEquals(count(html, "</script>"), 1);
+  assertEquals(count(html, "<script"), 1);
+  assertStringIncludes(html, "if (!window.Plotly)");
+  assertStringIncludes(html, "plotly.js is not loaded on this page");
+  assertThrows(() => figureHtml({ data: [], layout: {} }, 'x" onload="'), Error, "divId");
+});
+
+Deno.test("Plot rejects a figure without a data array", () => {
+  assertThrows(() => new Plot({ layout: {} } as unknown as Figure), Error, "data");
+});
+
+Deno.test("lossCurves: one line per layer over epochs 1..n", () => {
+  const figure = lossCurves([[0.9, 0.6, 0.4], Float32Array.from([0.8, 0.7, 0.5])]);
+  const traces = figure.data as { type: string; name: string; x: number[]; y: number[] }[];
+  assertEquals(traces.map((t) => [t.type, t.name]), [["scatter", "layer 1"], [
+    "scatter",
+    "layer 2",
+  ]]);
+  assertEquals(traces[0].x, [1, 2, 3]);
+  // Plain arrays, so that JSON (and thus plotly) gets a list, not {"0": ..., "1": ...}.
+  assert(Array.isArray(traces[1].y));
+  assertEquals(JSON.parse(JSON.stringify(traces[1].y)).length, 3);
+  const layout = figure.layout as Record<string, { text?: string; title?: { text: string } }>;
+  assertEquals(layout.title.text, "FF loss per layer");
+  assertEquals(layout.xaxis.title?.text, "epoch");
+  assertEquals(layout.yaxis.title?.text, "loss");
+});
+
+Deno.test("histogram: overlaid, one trace per series", () => {
+  const figure = histogram({ positive: [5, 6, 7], negative: [1, 2] }, "Goodness", "goodness", {
+    bins: 30,
+  });
+  const traces = figure.data as { type: string; name: string; x: number[]; nbinsx: number }[];
+  assertEquals(traces.map((t) => [t.type, t.name, t.x.length, t.nbinsx]), [
+    ["histogram", "positive", 3, 30],
+    ["histogram", "negative", 2, 30],
+  ]);
+  const layout = figure.layout as { barmode: string; xaxis: { title: { text: string } } };
+  assertEquals(layout.barmode, "overlay");
+  assertEquals(layout.xaxis.title.text, "goodness");
+});
+
+Deno.test("heatmap: z as given, row 0 on top, labels as categories", () => {
+  const figure = heatmap([[1, 2], [3, 4]], { title: "w", x: ["a", "b"], y: ["0", "1"] });
+  const [trace] = figure.data as { type: string; z: number[][] }[];
+  assertEquals(trace.type, "heatmap");
+  assertEquals(trace.z, [[1, 2], [3, 4]]);
+  const layout = figure.layout as Record<string, { autorange?: string; type?: string }>;
+  assertEquals(layout.yaxis.autorange, "reversed");
+  assertEquals(layout.xaxis.type, "category");
+  assertThrows(() => heatmap([[1, 2], [3]]), Error, "row 1 of z has 1 values");
+});
+
+Deno.test("digitGrid: 28x28 images, label block beside, one subplot each", () => {
+  const plain = Array.from({ length: 784 }, (_, i) => i / 784);
+  const labelled = [...plain, ...Array.from({ length: 10 }, (_, k) => k === 7 ? 1 : 0)];
+  const figure = digitGrid([plain, labelled, plain], ["a", "b", "c"], { columns: 2 });
+  const traces = figure.data as { z: (number | null)[][]; xaxis: string; yaxis: string }[];
+  assertEquals(traces.map((t) => [t.xaxis, t.yaxis]), [["x", "y"], ["x2", "y2"], ["x3", "y3"]]);
+  assertEquals(traces[0].z.length, 28);
+  // With a label block in the grid, every image gets a gap and a label column (blank if none).
+  assertEquals(traces[0].z[0].length, 30);
+  assertEquals(traces[0].z[0][27], 27 / 784);
+  const labelColumn = traces[1].z.map((row) => row[29]);
+  assertEquals(labelColumn.filter((v) => v !== null), [0, 0, 0, 0, 0, 0, 0, 1, 0, 0]);
+  assertEquals(labelColumn.indexOf(1), 9 + 7); // centred: rows 9..18 hold labels 0..9
+  const layout = figure.layout as Record<string, unknown> & { annotations: { text: string }[] };
+  assertEquals(layout.annotations.map((a) => a.text), ["a", "b", "c"]);
+  assertEquals((layout.yaxis3 as { autorange: string }).autorange, "reversed");
+
+  const only784 = digitGrid([plain]).data[0] as { z: number[][] };
+  assertEquals(only784.z[0].length, 28);
+  assertThrows(() => digitGrid([[1, 2, 3]]), Error, "image 0 has 3 values");
+  assertThrows(() => digitGrid([]), Error, "at least one image");
+});
+
+Deno.test("barChart: grouped bars over categories", () => {
+  const figure = barChart({ "image 0": [1, 2, 3], "image 1": [3, 2, 1] }, {
+    title: "Goodness per label",
+    xTitle: "label",
+    yTitle: "goodness",
+  });
+  const traces = figure.data as { type: string; x: string[]; y: number[] }[];
+  assertEquals(traces.length, 2);
+  assertEquals(traces[0].x, ["0", "1", "2"]);
+  assertEquals(traces[1].y, [3, 2, 1]);
+  assertEquals((figure.layout as { barmode: string }).barmode, "group");
+  assertThrows(() => barChart({ a: [1, 2], b: [1] }), Error, 'series "b" has 1 values');
+});
+
+Deno.test("confusionCounts / confusionMatrix: counts match a small example and sum to n", () => {
+  const truth = [0, 0, 1, 2, 2, 2];
+  const predicted = [0, 1, 1, 2, 0, 2];
+  const expected = [[1, 1, 0], [0, 1, 0], [1, 0, 2]];
+  assertEquals(confusionCounts(truth, predicted, 3), expected);
+
+  const figure = confusionMatrix(Int32Array.from(truth), Int32Array.from(predicted), 3);
+  const [trace] = figure.data as { z: number[][]; texttemplate: string }[];
+  assertEquals(trace.z, expected);
+  assertEquals(trace.z.flat().reduce((a, b) => a + b), truth.length);
+  assertEquals(trace.texttemplate, "%{z}");
+  const layout = figure.layout as Record<string, { title?: { text: string } }>;
+  assertEquals([layout.xaxis.title?.text, layout.yaxis.title?.text], ["predicted", "true"]);
+
+  assertThrows(() => confusionCounts([0, 3], [0, 1], 3), Error, "true label 3 at index 1");
+  assertThrows(() => confusionCounts([0], [0, 1], 3), Error, "one prediction per label");
+});
+
+Deno.test("plotlySource is plotly.js", async () => {
+  const source = await plotlySource();
+  assertMatch(source.slice(0, 200), /plotly\.js v\d+\.\d+\.\d+/);
+  assert(source.length > 1_000_000, `plotly.js is only ${source.length} characters`);
+});
