@@ -1,0 +1,260 @@
+/**
+ * Training progress: layer, epoch, loss, elapsed time and time left, shown where the training
+ * runs. In a terminal, one line that rewrites itself; in a log (stdout not a terminal), a plain
+ * line every tenth of a layer's epochs; in a Jupyter notebook, one output that updates in
+ * place.
+ *
+ * @module
+ */
+
+/** What training reports after each epoch; `layer` counts from 0, `epoch` from 1. */
+export interface EpochProgress {
+  layer: number;
+  layers: number;
+  epoch: number;
+  epochs: number;
+  loss: number;
+}
+
+/** Where progress goes: `"auto"` picks jupyter, terminal or lines for where it runs. */
+export type ProgressMode = "auto" | "terminal" | "lines" | "jupyter";
+
+/** Options of {@linkcode progressReporter}. */
+export interface ProgressOptions {
+  /** Default `"auto"`: Jupyter inside the kernel, else terminal if stdout is one, else lines. */
+  mode?: ProgressMode;
+  /** Report nothing. */
+  quiet?: boolean;
+  /** Where terminal and lines output goes; default stdout. A writer also makes "auto" pick lines. */
+  write?: (text: string) => void;
+  /** Milliseconds since some fixed start; default `performance.now`. For tests. */
+  now?: () => number;
+  /** Words before each report, e.g. the run's name. */
+  label?: string;
+}
+
+/** The per-epoch callback that training awaits. */
+export type ProgressCallback = (progress: EpochProgress) => Promise<void>;
+
+/**
+ * `12.3s`, `4m05s`, `1h02m`: short enough for a progress line.
+ *
+ * @example
+ * ```ts
+ * formatDuration(245_000); // "4m05s"
+ * ```
+ */
+export function formatDuration(ms: number): string {
+  if (!Number.isFinite(ms)) return "?";
+  const seconds = Math.max(0, ms) / 1000;
+  if (seconds < 60) return `${seconds.toFixed(1)}s`;
+  const wholeSeconds = Math.round(seconds);
+  const minutes = Math.floor(wholeSeconds / 60);
+  if (minutes < 60) return `${minutes}m${String(wholeSeconds % 60).padStart(2, "0")}s`;
+  return `${Math.floor(minutes / 60)}h${String(minutes % 60).padStart(2, "0")}m`;
+}
+
+/**
+ * Time left if the remaining epochs take as long as the done ones did on average. Layers of
+ * different widths differ in speed, so it is a guide, not a promise.
+ *
+ * @example
+ * ```ts
+ * remainingMs(10_000, 250, 1000); // 30000: a quarter took 10 s, three quarters are left
+ * ```
+ */
+export function remainingMs(elapsedMs: number, done: number, total: number): number {
+  if (done <= 0) return Infinity;
+  return elapsedMs * Math.max(0, total - done) / done;
+}
+
+/** One epoch's progress with the run's clock, the form every mode prints from. */
+interface Snapshot extends EpochProgress {
+  done: number;
+  total: number;
+  elapsedMs: number;
+  etaMs: number;
+}
+
+function checkProgress(p: EpochProgress): void {
+  const valid = Number.isInteger(p.layers) && p.layers >= 1 &&
+    Number.isInteger(p.layer) && p.layer >= 0 && p.layer < p.layers &&
+    Number.isInteger(p.epochs) && p.epochs >= 1 &&
+    Number.isInteger(p.epoch) && p.epoch >= 1 && p.epoch <= p.epochs;
+  if (!valid) {
+    throw new Error(
+      `bad progress ${
+        JSON.stringify(p)
+      }: need 0 <= layer < layers and 1 <= epoch <= epochs, all integers`,
+    );
+  }
+}
+
+function formatLoss(loss: number): string {
+  return Number.isFinite(loss) ? loss.toFixed(4) : String(loss);
+}
+
+function describe(s: Snapshot): string {
+  return `layer ${s.layer + 1}/${s.layers} epoch ${s.epoch}/${s.epochs} loss ${
+    formatLoss(s.loss)
+  } elapsed ${formatDuration(s.elapsedMs)} ETA ${formatDuration(s.etaMs)}`;
+}
+
+function isLayerEnd(s: Snapshot): boolean {
+  return s.epoch === s.epochs;
+}
+
+function isRunEnd(s: Snapshot): boolean {
+  return s.done === s.total;
+}
+
+function bar(fraction: number, width = 20): string {
+  const filled = Math.round(Math.min(1, Math.max(0, fraction)) * width);
+  return `[${"#".repeat(filled)}${"-".repeat(width - filled)}]`;
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+}
+
+/** Redraws are throttled to this; layer ends and the run's end always show. */
+const MIN_REDRAW_MS = 250;
+
+type Show = (s: Snapshot) => void | Promise<void>;
+
+function writeToStdout(text: string): void {
+  const bytes = new TextEncoder().encode(text);
+  let written = 0;
+  while (written < bytes.length) written += Deno.stdout.writeSync(bytes.subarray(written));
+}
+
+/** A line every ~10% of a layer's epochs, and the last one. */
+function linesMode(write: (text: string) => void, prefix: string): Show {
+  return (s) => {
+    const every = Math.max(1, Math.ceil(s.epochs / 10));
+    if (s.epoch % every === 0 || isLayerEnd(s)) write(`${prefix}${describe(s)}\n`);
+  };
+}
+
+/** One line rewritten in place (`\r` + clear line); each finished layer keeps a line. */
+function terminalMode(write: (text: string) => void, prefix: string, now: () => number): Show {
+  let lastDraw = -Infinity;
+  return (s) => {
+    const t = now();
+    if (!isLayerEnd(s) && t - lastDraw < MIN_REDRAW_MS) return;
+    lastDraw = t;
+    const clear = "\r\x1b[2K";
+    if (isLayerEnd(s)) {
+      write(
+        `${clear}${prefix}layer ${s.layer + 1}/${s.layers} done: loss ${formatLoss(s.loss)} ` +
+          `after ${s.epochs} epochs, elapsed ${formatDuration(s.elapsedMs)}` +
+          `${isRunEnd(s) ? "" : `, ETA ${formatDuration(s.etaMs)}`}\n`,
+      );
+    } else {
+      write(`${clear}${prefix}${bar(s.done / s.total)} ${describe(s)}`);
+    }
+  };
+}
+
+/** What of `Deno.jupyter` this module uses. */
+type JupyterDisplay = (
+  bundle: Record<string, string>,
+  options: { raw: boolean; display_id: string; update?: boolean },
+) => Promise<void>;
+
+/**
+ * `Deno.jupyter.display` inside the Deno kernel, else undefined. `Deno.jupyter` exists
+ * everywhere but throws when read outside `deno jupyter`, hence the try.
+ */
+function jupyterDisplay(): JupyterDisplay | undefined {
+  if (!("jupyter" in Deno)) return undefined;
+  try {
+    const display = (Deno.jupyter as { display?: unknown }).display;
+    return typeof display === "function" ? display as JupyterDisplay : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** One notebook output, updated in place, with a line kept for each finished layer. */
+function jupyterMode(display: JupyterDisplay, prefix: string, now: () => number): Show {
+  const displayId = `ff-progress-${crypto.randomUUID()}`;
+  const finished: string[] = [];
+  let shown = false;
+  let lastDraw = -Infinity;
+  return async (s) => {
+    const t = now();
+    if (!isLayerEnd(s) && t - lastDraw < MIN_REDRAW_MS) return;
+    lastDraw = t;
+    if (isLayerEnd(s)) {
+      finished.push(
+        `layer ${s.layer + 1}/${s.layers}: loss ${formatLoss(s.loss)} after ${s.epochs} epochs`,
+      );
+    }
+    const status = isRunEnd(s) ? `done in ${formatDuration(s.elapsedMs)}` : describe(s);
+    const text = [...finished, `${prefix}${status}`].join("\n");
+    const html = `<div style="font-family:monospace">` +
+      finished.map((line) => `<div>${escapeHtml(line)}</div>`).join("") +
+      `<progress value="${s.done}" max="${s.total}" style="width:20em"></progress> ` +
+      `${escapeHtml(prefix + status)}</div>`;
+    // raw: the bundle is shown as given, rather than printed as an object.
+    await display({ "text/plain": text, "text/html": html }, {
+      raw: true,
+      display_id: displayId,
+      ...(shown ? { update: true } : {}),
+    });
+    shown = true;
+  };
+}
+
+/**
+ * The per-epoch callback that shows training progress: pass it as training's `onEpoch`
+ * (or call it yourself after each epoch) and await it. Time runs from the reporter's
+ * creation, so create it just before training. The time left spans all layers, assuming each
+ * has the same number of epochs.
+ *
+ * @example
+ * ```ts
+ * const onEpoch = progressReporter();
+ * await net.train(xPositive, xNegative, { onEpoch });
+ * // terminal: [#########-----------] layer 1/2 epoch 450/1000 loss 0.4123 elapsed 9.1s ETA 31.2s
+ * ```
+ */
+export function progressReporter(options: ProgressOptions = {}): ProgressCallback {
+  const { quiet = false, now = () => performance.now(), label } = options;
+  if (quiet) return () => Promise.resolve();
+  const prefix = label ? `${label}: ` : "";
+  const write = options.write ?? writeToStdout;
+  let mode = options.mode ?? "auto";
+  const display = jupyterDisplay();
+  if (mode === "auto") {
+    if (options.write) mode = "lines";
+    else if (display) mode = "jupyter";
+    else mode = Deno.stdout.isTerminal() ? "terminal" : "lines";
+  }
+  if (mode === "jupyter" && !display) {
+    throw new Error('progress mode "jupyter" works only inside `deno jupyter`: use "auto"');
+  }
+  let show: Show;
+  if (mode === "jupyter") show = jupyterMode(display!, prefix, now);
+  else if (mode === "terminal") show = terminalMode(write, prefix, now);
+  else if (mode === "lines") show = linesMode(write, prefix);
+  else throw new Error(`unknown progress mode "${mode}": use auto, terminal, lines or jupyter`);
+
+  let start = now();
+  let lastDone = 0;
+  let lastTime = start;
+  return async (progress) => {
+    checkProgress(progress);
+    const t = now();
+    const total = progress.layers * progress.epochs;
+    const done = progress.layer * progress.epochs + progress.epoch;
+    // Progress going back means a new run with the same reporter: its clock starts anew, at
+    // the end of the previous run's last report.
+    if (done <= lastDone) start = lastTime;
+    lastDone = done;
+    lastTime = t;
+    const elapsedMs = t - start;
+    await show({ ...progress, done, total, elapsedMs, etaMs: remainingMs(elapsedMs, done, total) });
+  };
+}
