@@ -50,6 +50,9 @@ export function ffLoss(
   );
 }
 
+/** Name of the fused row normalisation that backends may register (see normalizeRows). */
+export const NORMALIZE_ROWS = "FFNormalizeRows";
+
 /** Name of the fused kernel that backends may register (see {@linkcode ffLossAndGradient}). */
 export const FF_LOSS_GRAD = "FFLossGrad";
 

@@ -9,7 +9,7 @@
  * @module
  */
 import { tf } from "./deps.ts";
-import { ffLoss, ffLossAndGradient, goodness } from "./goodness.ts";
+import { ffLoss, ffLossAndGradient, goodness, NORMALIZE_ROWS } from "./goodness.ts";
 import { uniform } from "./random.ts";
 
 /** Called after every epoch with the epoch's loss; awaited when it returns a promise. */
@@ -37,12 +37,18 @@ export interface LayerOptions {
   bias?: number[] | tf.Tensor1D;
 }
 
-/** Unit-length rows: x / (‖x‖₂ + 1e-8), the 1e-8 keeping an all-zero row at zero. */
+/**
+ * Unit-length rows: x / (‖x‖₂ + 1e-8), the 1e-8 keeping an all-zero row at zero. One fused
+ * kernel where the backend has it (./fused.ts), tfjs ops elsewhere.
+ */
 export function normalizeRows(x: tf.Tensor2D): tf.Tensor2D {
-  return tf.tidy(() => tf.div(x, tf.add(tf.norm(x, 2, 1, true), 1e-8)));
+  if (tf.getKernel(NORMALIZE_ROWS, tf.getBackend()) !== undefined) {
+    return tf.engine().runKernel(NORMALIZE_ROWS, { x }) as tf.Tensor2D;
+  }
+  return tf.tidy(() => tf.div(x, tf.add(tf.sqrt(tf.sum(tf.square(x), 1, true)), 1e-8)));
 }
 
-function checkFinite(name: string, value: number): void {
+function checkNumber(name: string, value: number): void {
   if (!Number.isFinite(value)) throw new Error(`${name} must be a finite number, got ${value}`);
 }
 
@@ -104,8 +110,8 @@ export class Layer {
       }
     }
     const { threshold = 2, learningRate = 0.03, epochs = 1000, seed = 0 } = options;
-    checkFinite("threshold", threshold);
-    checkFinite("learningRate", learningRate);
+    checkNumber("threshold", threshold);
+    checkNumber("learningRate", learningRate);
     if (!Number.isInteger(epochs) || epochs < 0) {
       throw new Error(`epochs must be a non-negative integer, got ${epochs}`);
     }
@@ -156,7 +162,7 @@ export class Layer {
     try {
       return tf.tidy(() => this.lossAndGradients(inputs));
     } finally {
-      tf.dispose([inputs.x, inputs.xT]);
+      tf.dispose([inputs.x, inputs.xT ?? []]);
     }
   }
 
@@ -173,11 +179,10 @@ export class Layer {
       layers?: number;
     } = {},
   ): Promise<[tf.Tensor2D, tf.Tensor2D]> {
-    await checkNoNaN(xPositive, "positive data");
-    await checkNoNaN(xNegative, "negative data");
     const inputs = this.prepare(xPositive, xNegative);
     this.losses = [];
     try {
+      await checkFinite(inputs.x);
       for (let epoch = 1; epoch <= this.epochs; epoch++) {
         const loss = tf.tidy(() => {
           const { loss, weight, bias } = this.lossAndGradients(inputs);
@@ -198,7 +203,7 @@ export class Layer {
         await onEpoch?.({ layer, layers, epoch, epochs: this.epochs, loss: value });
       }
       return tf.tidy((): [tf.Tensor2D, tf.Tensor2D] => {
-        const h: tf.Tensor2D = tf.relu(tf.matMul(inputs.x, this.weightWithBias()));
+        const h: tf.Tensor2D = tf.relu(tf.matMul(inputs.x, this.weightAndBias(), false, true));
         const rows = xPositive.shape[0];
         return [
           tf.slice2d(h, [0, 0], [rows, this.outFeatures]),
@@ -206,7 +211,7 @@ export class Layer {
         ];
       });
     } finally {
-      tf.dispose([inputs.x, inputs.xT]);
+      tf.dispose([inputs.x, inputs.xT ?? []]);
     }
   }
 
@@ -227,10 +232,9 @@ export class Layer {
   }
 
   /**
-   * The layer's input does not change while it trains, so it is normalised once, given a
-   * column of ones (the bias then rides in the matrix product), and transposed once for
-   * the weight gradient (some backends, wasm among them, multiply transposed operands
-   * slowly).
+   * The layer's input does not change while it trains, so it is normalised once and given a
+   * column of ones, so that the bias rides in the matrix product. On wasm, whose products of
+   * transposed operands are slow, it is also transposed once for the weight gradient.
    */
   private prepare(xPositive: tf.Tensor2D, xNegative: tf.Tensor2D): PreparedInputs {
     this.checkInput(xPositive);
@@ -238,46 +242,49 @@ export class Layer {
     return tf.tidy(() => {
       const both = normalizeRows(tf.concat2d([xPositive, xNegative], 0));
       const x = tf.concat2d([both, tf.ones([both.shape[0], 1])], 1);
-      return { x, xT: tf.transpose(x), numPositive: xPositive.shape[0] };
+      const xT = tf.getBackend() === "wasm" ? tf.transpose(x) : undefined;
+      return { x, xT, numPositive: xPositive.shape[0] };
     });
   }
 
-  /** [Wᵀ; b]: [in + 1, out]. */
-  private weightWithBias(): tf.Tensor2D {
-    return tf.concat2d(
-      [tf.transpose(this.weight), tf.reshape(this.bias, [1, this.outFeatures])],
-      0,
-    );
+  /** [W | b]: [out, in + 1]. */
+  private weightAndBias(): tf.Tensor2D {
+    return tf.concat2d([this.weight, tf.reshape(this.bias, [this.outFeatures, 1])], 1);
   }
 
   /** One forward and backward pass; call inside tf.tidy. */
   private lossAndGradients(
     { x, xT, numPositive }: PreparedInputs,
   ): { loss: tf.Scalar; weight: tf.Tensor2D; bias: tf.Tensor1D } {
-    const z: tf.Tensor2D = tf.matMul(x, this.weightWithBias());
+    const wb = this.weightAndBias();
+    const z: tf.Tensor2D = xT ? tf.matMul(x, tf.transpose(wb)) : tf.matMul(x, wb, false, true);
     const { loss, dz } = ffLossAndGradient(z, numPositive, this.threshold);
-    const gradient: tf.Tensor2D = tf.matMul(xT, dz); // [in + 1, out]: ∂loss/∂[Wᵀ; b]
-    return {
-      loss,
-      weight: tf.transpose(tf.slice2d(gradient, [0, 0], [this.inFeatures, this.outFeatures])),
-      bias: tf.reshape(tf.slice2d(gradient, [this.inFeatures, 0], [1, this.outFeatures]), [
-        this.outFeatures,
-      ]),
-    };
+    // ∂loss/∂[W | b] = dzᵀ [x̂, 1]: [out, in + 1]
+    const gradient: tf.Tensor2D = xT
+      ? tf.transpose(tf.matMul(xT, dz))
+      : tf.matMul(dz, x, true, false);
+    const [weight, bias] = tf.split(gradient, [this.inFeatures, 1], 1);
+    return { loss, weight: weight as tf.Tensor2D, bias: tf.reshape(bias, [this.outFeatures]) };
   }
 }
 
 interface PreparedInputs {
   /** [x̂, 1] for positive rows then negative rows: [rows, in + 1]. */
   x: tf.Tensor2D;
-  xT: tf.Tensor2D;
+  /** Its transpose, on backends that multiply transposed operands slowly. */
+  xT?: tf.Tensor2D;
   numPositive: number;
 }
 
-/** A NaN in the data would silently poison every weight; stop early with a clear message. */
-export async function checkNoNaN(x: tf.Tensor, what: string): Promise<void> {
-  const bad = tf.tidy(() => tf.any(tf.logicalNot(tf.isFinite(x))));
-  const found = (await bad.data())[0];
-  bad.dispose();
-  if (found) throw new Error(`${what} contains NaN or Infinity: clean the inputs first`);
+/**
+ * A NaN in the data would silently poison every weight: stop early with a clear message. The
+ * rows are unit length here, so their sum is finite exactly when every value is.
+ */
+async function checkFinite(x: tf.Tensor2D): Promise<void> {
+  const sum = tf.sum(x);
+  const value = (await sum.data())[0];
+  sum.dispose();
+  if (!Number.isFinite(value)) {
+    throw new Error("the layer's input contains NaN or Infinity: clean the data first");
+  }
 }

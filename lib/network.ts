@@ -83,8 +83,10 @@ export class FFNN {
    */
   goodnessPerLabel(x: tf.Tensor2D): tf.Tensor2D {
     const rows = x.shape[0];
-    return tf.tidy(() => {
-      const perLabel = Array.from({ length: this.numClasses }, (_, label) => {
+    // One label at a time, each in its own scope: holding all ten at once would take ten
+    // copies of the data (gigabytes at 50,000 images).
+    const perLabel = Array.from({ length: this.numClasses }, (_, label) =>
+      tf.tidy(() => {
         let h = combineXY(x, new Int32Array(rows).fill(label), this.numClasses, this.label);
         let total: tf.Tensor1D = tf.zeros([rows]);
         for (const layer of this.layers) {
@@ -92,9 +94,10 @@ export class FFNN {
           total = tf.add(total, goodness(h));
         }
         return total;
-      });
-      return tf.stack(perLabel, 1) as tf.Tensor2D;
-    });
+      }));
+    const stacked = tf.stack(perLabel, 1) as tf.Tensor2D;
+    tf.dispose(perLabel);
+    return stacked;
   }
 
   /** The label with the most goodness for every row of x: [n] int32. */
