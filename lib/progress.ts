@@ -122,10 +122,19 @@ const MIN_REDRAW_MS = 250;
 
 type Show = (s: Snapshot) => void | Promise<void>;
 
+let stdoutClosed = false;
+
 function writeToStdout(text: string): void {
+  // Progress is a side channel: a reader that went away (`| head`) must not end the training.
+  if (stdoutClosed) return;
   const bytes = new TextEncoder().encode(text);
   let written = 0;
-  while (written < bytes.length) written += Deno.stdout.writeSync(bytes.subarray(written));
+  try {
+    while (written < bytes.length) written += Deno.stdout.writeSync(bytes.subarray(written));
+  } catch (e) {
+    if (!(e instanceof Deno.errors.BrokenPipe)) throw e;
+    stdoutClosed = true;
+  }
 }
 
 /** A line every ~10% of a layer's epochs, and the last one. */
