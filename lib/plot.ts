@@ -138,9 +138,18 @@ export async function mimeBundle(
   figure: Figure,
   { inlinePlotly = false }: { inlinePlotly?: boolean } = {},
 ): Promise<MimeBundle> {
-  const withLibrary = inlinePlotly || !plotlyInlined;
-  const library = withLibrary ? await plotlyScriptTag() : "";
+  const inlinedBefore = plotlyInlined;
+  // Set before the await, so that figures formatted concurrently carry the library once.
   plotlyInlined = true;
+  let library = "";
+  if (inlinePlotly || !inlinedBefore) {
+    try {
+      library = await plotlyScriptTag();
+    } catch (e) {
+      plotlyInlined = inlinedBefore;
+      throw e;
+    }
+  }
   // Random, not counted: outputs of several notebooks and sessions can share one page.
   const divId = `ff-plot-${crypto.randomUUID()}`;
   const types = [...new Set(figure.data.map((trace) => (trace as { type?: string }).type))];

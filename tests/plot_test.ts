@@ -43,7 +43,8 @@ function divIdOf(html: string): string {
 Deno.test("mimeBundle: plotly JSON is the figure; plotly.js is inlined once per session", async () => {
   const first = lossCurves([[0.9, 0.5, 0.3]], "first");
   const second = histogram({ positive: [5, 6], negative: [1, 2] }, "second", "goodness");
-  const bundles = [await mimeBundle(first), await mimeBundle(second)];
+  // Formatted concurrently, as a kernel may: still only the first carries the library.
+  const bundles = await Promise.all([mimeBundle(first), mimeBundle(second)]);
   const signature = await librarySignature();
 
   for (const [bundle, figure] of [[bundles[0], first], [bundles[1], second]] as const) {
