@@ -9,7 +9,12 @@
  */
 import { parseArgs } from "node:util";
 import { BACKENDS, setBackend, tf } from "../lib/backend.ts";
-import { DEFAULT_CONFIG, type ExperimentConfig, runExperiment } from "../lib/experiment.ts";
+import {
+  checkConfig,
+  DEFAULT_CONFIG,
+  type ExperimentConfig,
+  runExperiment,
+} from "../lib/experiment.ts";
 import { writeFileAtomic } from "../lib/files.ts";
 import { loadMnistOrSubset } from "../lib/mnist.ts";
 import { lossCurves } from "../lib/plot.ts";
@@ -28,10 +33,27 @@ Trains a Forward-Forward network on MNIST and reports training and test error.
   --seed N            seed of every random choice (default ${DEFAULT_CONFIG.seed})
   --label MODE        concat (the post) or overlay (default ${DEFAULT_CONFIG.label})
   --negatives MODE    permute (the post) or wrong (default ${DEFAULT_CONFIG.negatives})
+  --batch-size N      not in the post: mini-batches of N, all layers on every batch
+                      (default: the post's full batch, one layer after another)
   --backend NAME      ${BACKENDS.join(", ")} (default: env FF_BACKEND, else auto)
   --data DIR          MNIST folder (default data/mnist; fetch it with deno task data)
   --out DIR           run folder (default runs/<date-time>)
   --help              this text`;
+
+const VALUE_FLAGS = [
+  "train-size",
+  "epochs",
+  "dims",
+  "threshold",
+  "lr",
+  "seed",
+  "label",
+  "negatives",
+  "batch-size",
+  "backend",
+  "data",
+  "out",
+];
 
 /** Parsed flags: the experiment's config plus where to run and write. */
 export interface TrainOptions {
@@ -72,23 +94,10 @@ export function parseTrainArgs(args: string[]): TrainOptions | "help" {
       args,
       strict: true,
       allowPositionals: false,
-      options: Object.fromEntries(
-        [
-          "train-size",
-          "epochs",
-          "dims",
-          "threshold",
-          "lr",
-          "seed",
-          "label",
-          "negatives",
-          "backend",
-          "data",
-          "out",
-        ].map((name) => [name, { type: "string" as const }]).concat([["help", {
-          type: "boolean" as const,
-        }]]),
-      ),
+      options: {
+        ...Object.fromEntries(VALUE_FLAGS.map((name) => [name, { type: "string" as const }])),
+        help: { type: "boolean" },
+      },
     }).values as Record<string, string | boolean | undefined>;
   } catch (e) {
     const flag = (e as Error).message.match(/'([^']+)'/)?.[1] ?? "";
@@ -110,6 +119,7 @@ export function parseTrainArgs(args: string[]): TrainOptions | "help" {
       ? oneOf("negatives", flag("negatives")!, ["permute", "wrong"])
       : d.negatives,
   };
+  if (flag("batch-size")) config.batchSize = integer("batch-size", flag("batch-size")!, 1);
   if (flag("dims")) {
     config.dims = flag("dims")!.split(",").map((part) => integer("dims", part.trim(), 1));
     if (config.dims.length < 2) {
@@ -135,6 +145,7 @@ async function main(args: string[]): Promise<void> {
   const backend = await setBackend(options.backend);
   const data = await loadMnistOrSubset(options.data);
   const { config } = options;
+  checkConfig(config, data);
   console.log(`data: ${data.source}`);
   console.log(
     `backend: ${backend}; ${config.trainSize} images, ${config.epochs} epochs per layer, ` +

@@ -215,6 +215,36 @@ export class Layer {
     }
   }
 
+  /**
+   * One Adam step on a batch of positive and negative data (mini-batch training, which the
+   * post does not do). Returns the batch's loss and the layer's outputs on it, computed in
+   * the same forward pass, before the step.
+   */
+  step(
+    xPositive: tf.Tensor2D,
+    xNegative: tf.Tensor2D,
+  ): { loss: tf.Scalar; hPositive: tf.Tensor2D; hNegative: tf.Tensor2D } {
+    const inputs = this.prepare(xPositive, xNegative);
+    try {
+      return tf.tidy(() => {
+        const { loss, weight, bias, z } = this.lossAndGradients(inputs);
+        this.optimizer.applyGradients([
+          { name: this.weight.name, tensor: weight },
+          { name: this.bias.name, tensor: bias },
+        ]);
+        const h = tf.relu(z);
+        const rows = xPositive.shape[0];
+        return {
+          loss,
+          hPositive: tf.slice2d(h, [0, 0], [rows, this.outFeatures]),
+          hNegative: tf.slice2d(h, [rows, 0], [xNegative.shape[0], this.outFeatures]),
+        };
+      });
+    } finally {
+      tf.dispose([inputs.x, inputs.xT ?? []]);
+    }
+  }
+
   /** Frees the layer's weights and optimiser state. */
   dispose(): void {
     tf.dispose([this.weight, this.bias]);
@@ -255,7 +285,7 @@ export class Layer {
   /** One forward and backward pass; call inside tf.tidy. */
   private lossAndGradients(
     { x, xT, numPositive }: PreparedInputs,
-  ): { loss: tf.Scalar; weight: tf.Tensor2D; bias: tf.Tensor1D } {
+  ): { loss: tf.Scalar; weight: tf.Tensor2D; bias: tf.Tensor1D; z: tf.Tensor2D } {
     const wb = this.weightAndBias();
     const z: tf.Tensor2D = xT ? tf.matMul(x, tf.transpose(wb)) : tf.matMul(x, wb, false, true);
     const { loss, dz } = ffLossAndGradient(z, numPositive, this.threshold);
@@ -264,7 +294,12 @@ export class Layer {
       ? tf.transpose(tf.matMul(xT, dz))
       : tf.matMul(dz, x, true, false);
     const [weight, bias] = tf.split(gradient, [this.inFeatures, 1], 1);
-    return { loss, weight: weight as tf.Tensor2D, bias: tf.reshape(bias, [this.outFeatures]) };
+    return {
+      loss,
+      weight: weight as tf.Tensor2D,
+      bias: tf.reshape(bias, [this.outFeatures]),
+      z,
+    };
   }
 }
 

@@ -30,4 +30,34 @@ export { ffLoss, ffLossAndGradient, goodness } from "./goodness.ts";
 export { type EpochCallback, Layer, type LayerOptions, normalizeRows } from "./layer.ts";
 export { FFNN, type FFNNOptions } from "./network.ts";
 export { randperm, seededRandom, uniform } from "./random.ts";
+export {
+  DEFAULT_CONFIG,
+  errorRate,
+  type ExperimentConfig,
+  type ExperimentResult,
+  inputWidth,
+  pick,
+  runExperiment,
+} from "./experiment.ts";
 export { writeFileAtomic } from "./files.ts";
+export {
+  IMAGE_SIZE,
+  loadMnist,
+  loadMnistNpmSubset,
+  loadMnistOrSubset,
+  type Mnist,
+  type MnistSplit,
+} from "./mnist.ts";
+export { fetchMnist } from "./mnist_fetch.ts";
+export {
+  barChart,
+  confusionMatrix,
+  digitGrid,
+  type Figure,
+  heatmap,
+  histogram,
+  lossCurves,
+  Plot,
+} from "./plot.ts";
+export { progressReporter } from "./progress.ts";
+export { reportHtml, writeReport } from "./report.ts";

@@ -5,7 +5,8 @@
  * @module
  */
 import { tf } from "./deps.ts";
-import { combineXY, type LabelMode } from "./data.ts";
+import { combineXY, type LabelMode, negativeLabels, type NegativeMode } from "./data.ts";
+import { randperm } from "./random.ts";
 import { goodness } from "./goodness.ts";
 import { writeFileAtomic } from "./files.ts";
 import { type EpochCallback, Layer, type LayerOptions } from "./layer.ts";
@@ -75,6 +76,80 @@ export class FFNN {
       [hPositive, hNegative] = [nextPositive, nextNegative];
     }
     tf.dispose([hPositive, hNegative]);
+  }
+
+  /**
+   * Mini-batch training, which the post does not do: every epoch shuffles the images, draws
+   * fresh negative labels, and on every batch each layer takes one Adam step and hands its
+   * outputs to the next. Same loss, same optimiser; `losses` records each epoch's mean batch
+   * loss per layer.
+   *
+   * @param x images without labels, [n, features]
+   * @param y their labels
+   */
+  async trainMiniBatch(
+    x: tf.Tensor2D,
+    y: Int32Array,
+    { batchSize, epochs, negatives = "permute", seed = 0, onEpoch }: {
+      batchSize: number;
+      epochs: number;
+      negatives?: NegativeMode;
+      seed?: number;
+      onEpoch?: EpochCallback;
+    },
+  ): Promise<void> {
+    if (!Number.isInteger(batchSize) || batchSize < 1) {
+      throw new Error(`batch size must be a positive integer, got ${batchSize}`);
+    }
+    const rows = x.shape[0];
+    for (const layer of this.layers) layer.losses = [];
+    for (let epoch = 1; epoch <= epochs; epoch++) {
+      const order = randperm(rows, seed + epoch);
+      const yNegative = negativeLabels(y, {
+        mode: negatives,
+        seed: seed + epoch,
+        numClasses: this.numClasses,
+      });
+      const sums = this.layers.map(() => 0);
+      let batches = 0;
+      for (let start = 0; start < rows; start += batchSize) {
+        const batch = order.subarray(start, Math.min(start + batchSize, rows));
+        const losses = tf.tidy(() => {
+          const xBatch = tf.gather(x, tf.tensor1d(batch, "int32")) as tf.Tensor2D;
+          let hPositive = combineXY(
+            xBatch,
+            Array.from(batch, (i) => y[i]),
+            this.numClasses,
+            this.label,
+          );
+          let hNegative = combineXY(
+            xBatch,
+            Array.from(batch, (i) => yNegative[i]),
+            this.numClasses,
+            this.label,
+          );
+          return this.layers.map((layer) => {
+            const step = layer.step(hPositive, hNegative);
+            [hPositive, hNegative] = [step.hPositive, step.hNegative];
+            return step.loss;
+          });
+        });
+        const values = await Promise.all(losses.map((loss) => loss.data()));
+        tf.dispose(losses);
+        values.forEach((value, i) => sums[i] += value[0]);
+        batches++;
+      }
+      for (const [i, layer] of this.layers.entries()) {
+        const loss = sums[i] / batches;
+        if (!Number.isFinite(loss)) {
+          throw new Error(
+            `layer ${i} loss became ${loss} at epoch ${epoch}: lower the learning rate`,
+          );
+        }
+        layer.losses.push(loss);
+        await onEpoch?.({ layer: i, layers: this.layers.length, epoch, epochs, loss });
+      }
+    }
   }
 
   /**
