@@ -219,6 +219,28 @@ Deno.test("fused matMul agrees with cpu for biases and activations", { ignore },
   }
 });
 
+Deno.test("fused activations treat NaN, infinities and zeros as cpu does", { ignore }, async () => {
+  const special = [NaN, -0, 0, Infinity, -Infinity, 7, -3, 0.5, -1e-30];
+  const activations = ["linear", "relu", "relu6", "elu", "leakyrelu", "prelu", "sigmoid"] as const;
+  for (const activation of activations) {
+    // A column times [[1]]: the product is the column itself.
+    const compute = () =>
+      tf.fused.matMul({
+        a: tf.tensor2d(special, [special.length, 1]),
+        b: tf.tensor2d([1], [1, 1]),
+        activation,
+        preluActivationWeights: tf.tensor1d([0.3]),
+      });
+    const expected = await computeOn("cpu", compute);
+    const actual = await computeOn(BLAS_BACKEND, compute);
+    await tf.setBackend("cpu");
+    // The sign of a zero may differ: cpu sums from +0.
+    const comparable = (values: ArrayLike<number>) =>
+      Array.from(values, (v) => v === 0 ? 0 : Number.isNaN(v) ? "NaN" : v);
+    assertEquals(comparable(actual.values), comparable(expected.values), activation);
+  }
+});
+
 /**
  * tfjs-core's npm bundle registers no gradients (the @tensorflow/tfjs union package does), so
  * the two that a gradient through (fused) matMul needs are registered here, as tfjs writes them.
