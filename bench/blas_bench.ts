@@ -18,8 +18,13 @@ const SMALL: Size = [1_000, 795, 500];
 
 const blas = registerBlasBackend();
 if (blas.ok) {
-  const coretype = Deno.env.get("OPENBLAS_CORETYPE") ?? "detected";
-  console.log(`OpenBLAS: ${blas.library}, ${blas.config}, OPENBLAS_CORETYPE=${coretype}`);
+  console.log(`OpenBLAS: ${blas.library}, ${blas.config}`);
+  const coretype = Deno.env.get("OPENBLAS_CORETYPE");
+  if (coretype !== undefined) {
+    console.log(
+      `OPENBLAS_CORETYPE=${coretype} forces these kernels; unset it to get the CPU's best`,
+    );
+  }
 } else {
   console.warn(`bench/blas_bench.ts: blas benches ignored: ${blas.reason}`);
 }

@@ -6,9 +6,9 @@
  * installed here, and the cpu backend multiplies matrices in plain JavaScript loops, 100x
  * slower than OpenBLAS. All other kernels are the cpu backend's, unchanged.
  *
- * Needs `--allow-ffi`; `--allow-env` to honour `FF_OPENBLAS`. On AMD CPUs with AVX-512 it
- * sets `OPENBLAS_CORETYPE=SkylakeX` before loading OpenBLAS, unless already set (see
- * `preferAvx512Kernels` for why; needs `--allow-env` and `--allow-read`, else skipped).
+ * Needs `--allow-ffi`; `--allow-env` to honour `FF_OPENBLAS`. OpenBLAS picks its kernels for
+ * the CPU it runs on, unless env `OPENBLAS_CORETYPE` forces some (e.g. `Haswell`: AVX2 only, a
+ * third of AVX-512's speed where the CPU has it).
  *
  * @example Use OpenBLAS when it is installed, else stay on the cpu backend
  * ```ts
@@ -148,7 +148,6 @@ export function findBlasLibrary(candidates: readonly string[]): BlasLibrary | Bl
   if (!granted({ name: "ffi" })) {
     return { ok: false, reason: "OpenBLAS is loaded through FFI: run deno with --allow-ffi" };
   }
-  preferAvx512Kernels();
   const failures: string[] = [];
   for (const library of candidates) {
     try {
@@ -261,31 +260,6 @@ function loaded(
     );
   };
   return { ok: true, library, config, sgemm, close: () => dylib.close() };
-}
-
-/**
- * OpenBLAS up to 0.3.21 (Debian 12) does not know AMD Zen 4 and runs its AVX2 (Haswell)
- * kernels there, a third as fast as its AVX-512 (SkylakeX) ones (~90 vs ~300 GFLOP/s on two
- * cores). OpenBLAS reads OPENBLAS_CORETYPE when it is loaded, so this runs before dlopen; a
- * value the user set wins.
- */
-function preferAvx512Kernels(): void {
-  if (Deno.build.os !== "linux" || Deno.build.arch !== "x86_64") return;
-  const cpuinfo = "/proc/cpuinfo";
-  if (!granted({ name: "env", variable: "OPENBLAS_CORETYPE" })) return;
-  if (!granted({ name: "read", path: cpuinfo })) return;
-  if (Deno.env.get("OPENBLAS_CORETYPE") !== undefined) return;
-  let info: string;
-  try {
-    info = Deno.readTextFileSync(cpuinfo);
-  } catch {
-    return;
-  }
-  const flags = new Set(info.match(/^flags\s*:(.*)$/m)?.[1].trim().split(/\s+/));
-  const skylakeX = ["avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl"];
-  if (/AuthenticAMD/.test(info) && skylakeX.every((flag) => flags.has(flag))) {
-    Deno.env.set("OPENBLAS_CORETYPE", "SkylakeX");
-  }
 }
 
 /** Registers `config`, first dropping a kernel of the same name (no duplicate warning). */
