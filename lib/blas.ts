@@ -41,22 +41,13 @@ const CBLAS_TRANS = 112;
 
 const SYMBOLS = {
   cblas_sgemm: {
-    // order, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc
+    // deno-fmt-ignore
     parameters: [
-      "i32",
-      "i32",
-      "i32",
-      "i32",
-      "i32",
-      "i32",
-      "f32",
-      "buffer",
-      "i32",
-      "buffer",
-      "i32",
-      "f32",
-      "buffer",
-      "i32",
+      "i32", "i32", "i32", // order, transA, transB
+      "i32", "i32", "i32", // M, N, K
+      "f32", "buffer", "i32", // alpha, A, lda
+      "buffer", "i32", // B, ldb
+      "f32", "buffer", "i32", // beta, C, ldc
     ],
     result: "void",
   },
