@@ -158,9 +158,12 @@ export class Layer {
     xPositive: tf.Tensor2D,
     xNegative: tf.Tensor2D,
   ): { loss: tf.Scalar; weight: tf.Tensor2D; bias: tf.Tensor1D } {
-    const inputs = this.prepare(xPositive, xNegative);
+    const inputs = this.trainingInputs(xPositive, xNegative);
     try {
-      return tf.tidy(() => this.lossAndGradients(inputs));
+      return tf.tidy(() => {
+        const { loss, weight, bias } = this.lossAndGradients(inputs);
+        return { loss, weight, bias };
+      });
     } finally {
       tf.dispose([inputs.x, inputs.xT ?? []]);
     }
@@ -179,19 +182,12 @@ export class Layer {
       layers?: number;
     } = {},
   ): Promise<[tf.Tensor2D, tf.Tensor2D]> {
-    const inputs = this.prepare(xPositive, xNegative);
+    const inputs = this.trainingInputs(xPositive, xNegative);
     this.losses = [];
     try {
       await checkFinite(inputs.x);
       for (let epoch = 1; epoch <= this.epochs; epoch++) {
-        const loss = tf.tidy(() => {
-          const { loss, weight, bias } = this.lossAndGradients(inputs);
-          this.optimizer.applyGradients([
-            { name: this.weight.name, tensor: weight },
-            { name: this.bias.name, tensor: bias },
-          ]);
-          return loss;
-        });
+        const loss = tf.tidy(() => this.adamStep(inputs).loss);
         const value = (await loss.data())[0];
         loss.dispose();
         if (!Number.isFinite(value)) {
@@ -224,14 +220,10 @@ export class Layer {
     xPositive: tf.Tensor2D,
     xNegative: tf.Tensor2D,
   ): { loss: tf.Scalar; hPositive: tf.Tensor2D; hNegative: tf.Tensor2D } {
-    const inputs = this.prepare(xPositive, xNegative);
+    const inputs = this.trainingInputs(xPositive, xNegative);
     try {
       return tf.tidy(() => {
-        const { loss, weight, bias, z } = this.lossAndGradients(inputs);
-        this.optimizer.applyGradients([
-          { name: this.weight.name, tensor: weight },
-          { name: this.bias.name, tensor: bias },
-        ]);
+        const { loss, z } = this.adamStep(inputs);
         const h = tf.relu(z);
         const rows = xPositive.shape[0];
         return {
@@ -266,7 +258,7 @@ export class Layer {
    * column of ones, so that the bias rides in the matrix product. On wasm, whose products of
    * transposed operands are slow, it is also transposed once for the weight gradient.
    */
-  private prepare(xPositive: tf.Tensor2D, xNegative: tf.Tensor2D): PreparedInputs {
+  trainingInputs(xPositive: tf.Tensor2D, xNegative: tf.Tensor2D): TrainingInputs {
     this.checkInput(xPositive);
     this.checkInput(xNegative);
     return tf.tidy(() => {
@@ -282,9 +274,22 @@ export class Layer {
     return tf.concat2d([this.weight, tf.reshape(this.bias, [this.outFeatures, 1])], 1);
   }
 
+  /**
+   * One full-batch Adam step on {@linkcode Layer.trainingInputs}: returns the loss and the
+   * pre-activations z it was computed from (before the step). Call inside tf.tidy.
+   */
+  adamStep(inputs: TrainingInputs): { loss: tf.Scalar; z: tf.Tensor2D } {
+    const { loss, weight, bias, z } = this.lossAndGradients(inputs);
+    this.optimizer.applyGradients([
+      { name: this.weight.name, tensor: weight },
+      { name: this.bias.name, tensor: bias },
+    ]);
+    return { loss, z };
+  }
+
   /** One forward and backward pass; call inside tf.tidy. */
   private lossAndGradients(
-    { x, xT, numPositive }: PreparedInputs,
+    { x, xT, numPositive }: TrainingInputs,
   ): { loss: tf.Scalar; weight: tf.Tensor2D; bias: tf.Tensor1D; z: tf.Tensor2D } {
     const wb = this.weightAndBias();
     const z: tf.Tensor2D = xT ? tf.matMul(x, tf.transpose(wb)) : tf.matMul(x, wb, false, true);
@@ -303,7 +308,8 @@ export class Layer {
   }
 }
 
-interface PreparedInputs {
+/** A layer's training data, made once by {@linkcode Layer.trainingInputs}; dispose x and xT. */
+export interface TrainingInputs {
   /** [x̂, 1] for positive rows then negative rows: [rows, in + 1]. */
   x: tf.Tensor2D;
   /** Its transpose, on backends that multiply transposed operands slowly. */

@@ -27,7 +27,13 @@ export {
   type NegativeMode,
 } from "./data.ts";
 export { ffLoss, ffLossAndGradient, goodness } from "./goodness.ts";
-export { type EpochCallback, Layer, type LayerOptions, normalizeRows } from "./layer.ts";
+export {
+  type EpochCallback,
+  Layer,
+  type LayerOptions,
+  normalizeRows,
+  type TrainingInputs,
+} from "./layer.ts";
 export { FFNN, type FFNNOptions } from "./network.ts";
 export { randperm, seededRandom, uniform } from "./random.ts";
 export {
