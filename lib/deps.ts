@@ -8,8 +8,9 @@ export * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
 export { MathBackendCPU } from "npm:@tensorflow/tfjs-backend-cpu@4.22.0";
 export { setWasmPaths } from "npm:@tensorflow/tfjs-backend-wasm@4.22.0";
 
-/** The specifiers loaded on demand (dynamic import), so that users who lack them are not hurt. */
+/** Specifiers resolved or imported on demand, so that users who lack them are not hurt. */
 export const OPTIONAL = {
+  wasm: "npm:@tensorflow/tfjs-backend-wasm@4.22.0",
   webgpu: "npm:@tensorflow/tfjs-backend-webgpu@4.22.0",
   tfjsNodeGpu: "npm:@tensorflow/tfjs-node-gpu@4.22.0",
   tfjsNode: "npm:@tensorflow/tfjs-node@4.22.0",
