@@ -7,7 +7,10 @@
  * `application/vnd.plotly.v1+json` for JupyterLab's and VS Code's plotly renderers,
  * `text/html` that draws with plotly.js loaded offline (nbconvert, GitHub-less viewers), and
  * `text/plain`. The 4.7 MB plotly.js is inlined into the html of the first figure of a kernel
- * session only; later figures find it as `window.Plotly` on the same page.
+ * session only; later figures find it as `window.Plotly` on the same page. With env
+ * `FF_INLINE_PLOTLY=0` no figure carries it unless asked to (`inlinePlotly`): whoever turns the
+ * outputs into a page adds it once (cli/notebooks.ts does), because the Deno kernel can drop or
+ * garble a multi-megabyte message, and the outputs of the cells after it.
  *
  * Nothing here touches `Deno.jupyter`, which throws outside the kernel, so the module loads
  * (and is tested) anywhere.
@@ -124,6 +127,14 @@ function titleOf(figure: Figure): string | undefined {
   return typeof title === "string" ? title : title?.text;
 }
 
+function inliningTurnedOff(): boolean {
+  try {
+    return Deno.env.get("FF_INLINE_PLOTLY") === "0";
+  } catch {
+    return false; // no --allow-env: keep the default
+  }
+}
+
 /**
  * The Jupyter MIME bundle of `figure`. Its html carries plotly.js when this is the first
  * bundle of the session or when `inlinePlotly` is true.
@@ -142,7 +153,7 @@ export async function mimeBundle(
   // Set before the await, so that figures formatted concurrently carry the library once.
   plotlyInlined = true;
   let library = "";
-  if (inlinePlotly || !inlinedBefore) {
+  if (inlinePlotly || (!inlinedBefore && !inliningTurnedOff())) {
     try {
       library = await plotlyScriptTag();
     } catch (e) {
