@@ -1,0 +1,164 @@
+/**
+ * How much training a notebook does, chosen in one place by the environment, so that the same
+ * notebook serves as a seconds-long test, a minutes-long read, and the post's full recipe:
+ *
+ * - `FF_QUICK=1`: tiny runs, seconds each, for tests;
+ * - neither: the default, a few minutes per notebook on a 2-core CPU;
+ * - `FF_FULL=1`: the post's recipe, 50,000 images and 1000 epochs per layer (hours on a CPU).
+ *
+ * Every number a notebook shows is printed next to {@linkcode RunSize.describe}, so that a
+ * quick run's error is never mistaken for the post's.
+ *
+ * @example
+ * ```ts
+ * const size = runSize();
+ * const mnist = trimTestSplit(await loadMnistOrSubset(size.mnistDir), size.testSize);
+ * const result = await runExperiment(mnist, experimentConfig(size));
+ * console.log(`test error ${result.testError} (${size.describe()})`);
+ * ```
+ *
+ * @module
+ */
+import { DEFAULT_CONFIG, type ExperimentConfig } from "./experiment.ts";
+import type { Mnist } from "./mnist.ts";
+
+/** The three run sizes. */
+export type RunSizeName = "quick" | "default" | "full";
+
+/** One run size: how many images, epochs and test images every notebook uses. */
+export interface RunSize {
+  name: RunSizeName;
+  /** Training images, drawn (seeded) from MNIST's training split. */
+  trainSize: number;
+  /** Full-batch epochs per layer (the post: 1000). */
+  epochs: number;
+  /** Test images scored (MNIST has 10,000); fewer only in quick runs. */
+  testSize: number;
+  /** Notebook 05's mini-batch variant, which the post does not have. */
+  miniBatch: {
+    /** Training images, like `trainSize`. */
+    trainSize: number;
+    /** Images per Adam step. */
+    batchSize: number;
+    /** Passes over the training images. */
+    epochs: number;
+  };
+  /** Where MNIST is read from: env `FF_MNIST_DIR`, else `data/mnist` beside `lib/`. */
+  mnistDir: string;
+  /** One line saying which run size this is and what it trains, to print beside results. */
+  describe(): string;
+}
+
+type Sizes = Omit<RunSize, "name" | "mnistDir" | "describe">;
+
+const SIZES: Record<RunSizeName, Sizes> = {
+  quick: {
+    trainSize: 1000,
+    epochs: 30,
+    testSize: 1000,
+    miniBatch: { trainSize: 1000, batchSize: 250, epochs: 2 },
+  },
+  default: {
+    trainSize: 5000,
+    epochs: 300,
+    testSize: 10_000,
+    miniBatch: { trainSize: 50_000, batchSize: 1000, epochs: 3 },
+  },
+  full: {
+    trainSize: 50_000,
+    epochs: 1000,
+    testSize: 10_000,
+    miniBatch: { trainSize: 50_000, batchSize: 1000, epochs: 10 },
+  },
+};
+
+const HINTS: Record<RunSizeName, string> = {
+  quick: "FF_QUICK=1, a smoke test whose errors say nothing about Forward-Forward",
+  default: "FF_QUICK=1 for seconds, FF_FULL=1 for the post's recipe",
+  full: "FF_FULL=1, the post's recipe",
+};
+
+/** Reads an on/off variable: unset, "", "0" or "false" is off; "1" or "true" is on. */
+function isOn(name: string, value: string | undefined): boolean {
+  if (value === undefined || ["", "0", "false"].includes(value)) return false;
+  if (["1", "true"].includes(value)) return true;
+  throw new Error(`${name} must be 1 (on) or 0 (off), got "${value}"`);
+}
+
+function count(n: number): string {
+  return n.toLocaleString("en-US");
+}
+
+/**
+ * The run size the environment asks for.
+ *
+ * @param env where variables are read; default `Deno.env.get`
+ *
+ * @example
+ * ```ts
+ * runSize((name) => ({ FF_QUICK: "1" })[name]).name; // "quick"
+ * runSize().describe(); // 'run size "default" (...): 5,000 training images × 300 epochs per layer, ...'
+ * ```
+ */
+export function runSize(
+  env: (name: string) => string | undefined = (name) => Deno.env.get(name),
+): RunSize {
+  const quick = isOn("FF_QUICK", env("FF_QUICK"));
+  const full = isOn("FF_FULL", env("FF_FULL"));
+  if (quick && full) {
+    throw new Error("FF_QUICK=1 and FF_FULL=1 are both set: set only one of them");
+  }
+  const name: RunSizeName = quick ? "quick" : full ? "full" : "default";
+  const sizes = SIZES[name];
+  const mnistDir = env("FF_MNIST_DIR") || new URL("../data/mnist", import.meta.url).pathname;
+  return {
+    name,
+    ...sizes,
+    miniBatch: { ...sizes.miniBatch },
+    mnistDir,
+    describe: () =>
+      `run size "${name}" (${HINTS[name]}): ${count(sizes.trainSize)} training images × ` +
+      `${sizes.epochs} epochs per layer, scored on ${count(sizes.testSize)} test images`,
+  };
+}
+
+/**
+ * The post's experiment config at this run size, with any other fields overridden.
+ *
+ * @example
+ * ```ts
+ * experimentConfig(runSize(), { label: "overlay" }); // { ...DEFAULT_CONFIG, trainSize, epochs, label }
+ * ```
+ */
+export function experimentConfig(
+  size: RunSize,
+  overrides: Partial<ExperimentConfig> = {},
+): ExperimentConfig {
+  return { ...DEFAULT_CONFIG, trainSize: size.trainSize, epochs: size.epochs, ...overrides };
+}
+
+/**
+ * MNIST with its test split cut to the first `count` images (all of them if it has fewer),
+ * so that quick runs spend seconds, not minutes, scoring.
+ *
+ * @example
+ * ```ts
+ * const small = trimTestSplit(mnist, 1000); // small.test.count === 1000
+ * ```
+ */
+export function trimTestSplit(mnist: Mnist, count: number): Mnist {
+  if (!Number.isInteger(count) || count < 1) {
+    throw new Error(`the test split size must be a positive integer, got ${count}`);
+  }
+  const { test } = mnist;
+  if (count >= test.count) return mnist;
+  const pixels = test.images.length / test.count;
+  return {
+    ...mnist,
+    test: {
+      images: test.images.subarray(0, count * pixels),
+      labels: test.labels.subarray(0, count),
+      count,
+    },
+  };
+}

@@ -1,0 +1,85 @@
+import {
+  assert,
+  assertEquals,
+  assertStrictEquals,
+  assertStringIncludes,
+  assertThrows,
+} from "@std/assert";
+import { experimentConfig, runSize, trimTestSplit } from "../lib/run_size.ts";
+import { DEFAULT_CONFIG } from "../lib/experiment.ts";
+import type { Mnist } from "../lib/mnist.ts";
+
+function env(vars: Record<string, string>): (name: string) => string | undefined {
+  return (name) => vars[name];
+}
+
+Deno.test("runSize picks quick, default or full from FF_QUICK and FF_FULL", () => {
+  assertEquals(runSize(env({})).name, "default");
+  assertEquals(runSize(env({ FF_QUICK: "1" })).name, "quick");
+  assertEquals(runSize(env({ FF_QUICK: "true", FF_FULL: "0" })).name, "quick");
+  assertEquals(runSize(env({ FF_FULL: "1" })).name, "full");
+  assertEquals(runSize(env({ FF_QUICK: "", FF_FULL: "false" })).name, "default");
+});
+
+Deno.test("runSize: quick is smaller than default, full is the post's recipe", () => {
+  const quick = runSize(env({ FF_QUICK: "1" }));
+  const standard = runSize(env({}));
+  const full = runSize(env({ FF_FULL: "1" }));
+  assert(quick.trainSize * quick.epochs < standard.trainSize * standard.epochs);
+  assert(quick.testSize <= standard.testSize);
+  assertEquals([full.trainSize, full.epochs, full.testSize], [50_000, 1000, 10_000]);
+  for (const size of [quick, standard, full]) {
+    assert(size.miniBatch.batchSize <= size.miniBatch.trainSize, size.name);
+  }
+});
+
+Deno.test("runSize rejects unclear or conflicting settings", () => {
+  assertThrows(() => runSize(env({ FF_QUICK: "yes" })), Error, "FF_QUICK must be 1 (on) or 0");
+  assertThrows(
+    () => runSize(env({ FF_QUICK: "1", FF_FULL: "1" })),
+    Error,
+    "set only one of them",
+  );
+});
+
+Deno.test("describe names the run size and its numbers", () => {
+  const text = runSize(env({})).describe();
+  assertStringIncludes(text, 'run size "default"');
+  assertStringIncludes(text, "FF_FULL=1");
+  const quick = runSize(env({ FF_QUICK: "1" }));
+  assertStringIncludes(quick.describe(), `${quick.epochs} epochs per layer`);
+  assertStringIncludes(runSize(env({ FF_FULL: "1" })).describe(), "50,000 training images");
+});
+
+Deno.test("mnistDir comes from FF_MNIST_DIR, else data/mnist beside lib/", () => {
+  assertEquals(runSize(env({ FF_MNIST_DIR: "/somewhere/mnist" })).mnistDir, "/somewhere/mnist");
+  assert(runSize(env({})).mnistDir.endsWith("/data/mnist"));
+});
+
+Deno.test("experimentConfig is the post's config at the run size", () => {
+  const size = runSize(env({ FF_QUICK: "1" }));
+  const config = experimentConfig(size, { label: "overlay" });
+  assertEquals(config, {
+    ...DEFAULT_CONFIG,
+    trainSize: size.trainSize,
+    epochs: size.epochs,
+    label: "overlay",
+  });
+});
+
+Deno.test("trimTestSplit keeps the first images and labels of the test split", () => {
+  const split = (count: number) => ({
+    images: Float32Array.from({ length: count * 784 }, (_, i) => i),
+    labels: Int32Array.from({ length: count }, (_, i) => i % 10),
+    count,
+  });
+  const mnist: Mnist = { train: split(3), test: split(5), source: "test", isSubset: false };
+  const trimmed = trimTestSplit(mnist, 2);
+  assertEquals(trimmed.test.count, 2);
+  assertEquals(Array.from(trimmed.test.labels), [0, 1]);
+  assertEquals(trimmed.test.images.length, 2 * 784);
+  assertEquals(trimmed.test.images[784], 784);
+  assertStrictEquals(trimmed.train, mnist.train);
+  assertStrictEquals(trimTestSplit(mnist, 9), mnist);
+  assertThrows(() => trimTestSplit(mnist, 0), Error, "positive integer");
+});
