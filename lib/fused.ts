@@ -1,6 +1,6 @@
 /**
- * The FF loss and gradient (see ./goodness.ts), and the row normalisation of a layer's input,
- * as single kernels for the JavaScript backends.
+ * The FF loss and gradient (see ./goodness.ts), the row normalisation of a layer's input and
+ * the Adam update (see ./adam.ts), as single kernels for the JavaScript backends.
  *
  * Why hand-written: on the cpu and blas backends each tfjs op is a full pass over the
  * activations, and a row-broadcast multiply or divide takes tfjs's slow general broadcasting
@@ -10,6 +10,8 @@
  * @module
  */
 import { type MathBackendCPU, tf } from "./deps.ts";
+import { ADAM_UPDATE } from "./adam.ts";
+import { allocateOutput } from "./blas.ts";
 import { FF_LOSS_GRAD, NORMALIZE_ROWS } from "./goodness.ts";
 
 /** softplus(u) = log(1 + eᵘ), written so that it neither overflows nor loses small values. */
@@ -30,7 +32,7 @@ function ffLossGradKernel(
   const threshold = attrs!.threshold as number;
   const [rows, width] = z.shape;
   const values = cpu.data.get(z.dataId).values as Float32Array;
-  const dz = new Float32Array(rows * width);
+  const dz = allocateOutput(backend, rows * width);
   let lossSum = 0;
   // 2·relu(v) = v + |v|, exactly. Written so, the loops have no branch: activations are
   // positive about half the time at random, and mispredicted branches made them 4x slower.
@@ -60,7 +62,7 @@ function normalizeRowsKernel(
   const x = inputs.x as tf.TensorInfo;
   const [rows, width] = x.shape;
   const values = cpu.data.get(x.dataId).values as Float32Array;
-  const out = new Float32Array(rows * width);
+  const out = allocateOutput(backend, rows * width);
   for (let r = 0; r < rows; r++) {
     const start = r * width;
     const end = start + width;
@@ -70,6 +72,30 @@ function normalizeRowsKernel(
     for (let i = start; i < end; i++) out[i] = values[i] * scale;
   }
   return cpu.makeTensorInfo([rows, width], "float32", out);
+}
+
+function adamUpdateKernel(
+  { inputs, backend, attrs }: {
+    inputs: tf.NamedTensorInfoMap;
+    backend: unknown;
+    attrs?: tf.NamedAttrMap;
+  },
+): tf.TensorInfo[] {
+  const cpu = backend as MathBackendCPU;
+  const [p, m, v, g] = ["p", "m", "v", "g"].map((name) =>
+    cpu.data.get((inputs[name] as tf.TensorInfo).dataId).values as Float32Array
+  );
+  const { learningRate, beta1, beta2, epsilon, step } = attrs as Record<string, number>;
+  const stepSize = learningRate / (1 - beta1 ** step);
+  const rootCorrection = Math.sqrt(1 - beta2 ** step);
+  const [p1, m1, v1] = [0, 1, 2].map(() => new Float32Array(p.length));
+  for (let i = 0; i < p.length; i++) {
+    m1[i] = beta1 * m[i] + (1 - beta1) * g[i];
+    v1[i] = beta2 * v[i] + (1 - beta2) * g[i] * g[i];
+    p1[i] = p[i] - stepSize * m1[i] / (Math.sqrt(v1[i]) / rootCorrection + epsilon);
+  }
+  const shape = (inputs.p as tf.TensorInfo).shape;
+  return [p1, m1, v1].map((values) => cpu.makeTensorInfo(shape, "float32", values));
 }
 
 /**
@@ -86,6 +112,7 @@ export function registerFusedKernels(backendNames: string[]): void {
       const [kernelName, kernelFunc] of [
         [FF_LOSS_GRAD, ffLossGradKernel],
         [NORMALIZE_ROWS, normalizeRowsKernel],
+        [ADAM_UPDATE, adamUpdateKernel],
       ] as const
     ) {
       if (tf.getKernel(kernelName, backendName) === undefined) {

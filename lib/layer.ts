@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { Adam } from "./adam.ts";
 import { tf } from "./deps.ts";
 import { ffLoss, ffLossAndGradient, goodness, NORMALIZE_ROWS } from "./goodness.ts";
 import { uniform } from "./random.ts";
@@ -98,8 +99,7 @@ export class Layer {
   readonly bias: tf.Variable<tf.Rank.R1>;
   /** The loss of every epoch of the last `train` call. */
   losses: number[] = [];
-  // torch's Adam: betas (0.9, 0.999) and epsilon 1e-8 (tfjs's default epsilon is 1e-7).
-  private readonly optimizer: tf.AdamOptimizer;
+  private readonly optimizer: Adam;
 
   constructor(inFeatures: number, outFeatures: number, options: LayerOptions = {}) {
     for (
@@ -127,15 +127,13 @@ export class Layer {
     this.bias = tf.variable(bias as tf.Tensor1D, true);
     weight.dispose();
     bias.dispose();
-    this.optimizer = tf.train.adam(learningRate, 0.9, 0.999, 1e-8);
+    this.optimizer = new Adam([this.weight, this.bias], { learningRate });
   }
 
   /** relu(x̂Wᵀ + b) with x̂ the unit-length rows of x. */
   forward(x: tf.Tensor2D): tf.Tensor2D {
     this.checkInput(x);
-    return tf.tidy(() =>
-      tf.relu(tf.add(tf.matMul(normalizeRows(x), this.weight, false, true), this.bias))
-    );
+    return tf.tidy(() => this.activate(normalizeRows(x), "relu"));
   }
 
   /** Goodness of every row of x: mean(forward(x)²). */
@@ -165,7 +163,7 @@ export class Layer {
         return { loss, weight, bias };
       });
     } finally {
-      tf.dispose([inputs.x, inputs.xT ?? []]);
+      tf.dispose([inputs.x, inputs.ones, inputs.xT ?? []]);
     }
   }
 
@@ -199,7 +197,7 @@ export class Layer {
         await onEpoch?.({ layer, layers, epoch, epochs: this.epochs, loss: value });
       }
       return tf.tidy((): [tf.Tensor2D, tf.Tensor2D] => {
-        const h: tf.Tensor2D = tf.relu(tf.matMul(inputs.x, this.weightAndBias(), false, true));
+        const h = this.activate(inputs.x, "relu");
         const rows = xPositive.shape[0];
         return [
           tf.slice2d(h, [0, 0], [rows, this.outFeatures]),
@@ -207,7 +205,7 @@ export class Layer {
         ];
       });
     } finally {
-      tf.dispose([inputs.x, inputs.xT ?? []]);
+      tf.dispose([inputs.x, inputs.ones, inputs.xT ?? []]);
     }
   }
 
@@ -233,7 +231,7 @@ export class Layer {
         };
       });
     } finally {
-      tf.dispose([inputs.x, inputs.xT ?? []]);
+      tf.dispose([inputs.x, inputs.ones, inputs.xT ?? []]);
     }
   }
 
@@ -254,24 +252,40 @@ export class Layer {
   }
 
   /**
-   * The layer's input does not change while it trains, so it is normalised once and given a
-   * column of ones, so that the bias rides in the matrix product. On wasm, whose products of
-   * transposed operands are slow, it is also transposed once for the weight gradient.
+   * The layer's input does not change while it trains, so it is normalised once, not every
+   * epoch. On wasm, whose products of transposed operands are slow, it is also transposed
+   * once for the weight gradient.
+   *
+   * @example
+   * ```ts
+   * const inputs = layer.trainingInputs(xPositive, xNegative);
+   * const loss = tf.tidy(() => layer.adamStep(inputs).loss); // one epoch
+   * tf.dispose([inputs.x, inputs.ones, inputs.xT ?? []]);
+   * ```
    */
   trainingInputs(xPositive: tf.Tensor2D, xNegative: tf.Tensor2D): TrainingInputs {
     this.checkInput(xPositive);
     this.checkInput(xNegative);
     return tf.tidy(() => {
-      const both = normalizeRows(tf.concat2d([xPositive, xNegative], 0));
-      const x = tf.concat2d([both, tf.ones([both.shape[0], 1])], 1);
+      const x = normalizeRows(tf.concat2d([xPositive, xNegative], 0));
       const xT = tf.getBackend() === "wasm" ? tf.transpose(x) : undefined;
-      return { x, xT, numPositive: xPositive.shape[0] };
+      const ones: tf.Tensor2D = tf.ones([1, x.shape[0]]);
+      return { x, xT, ones, numPositive: xPositive.shape[0] };
     });
   }
 
-  /** [W | b]: [out, in + 1]. */
-  private weightAndBias(): tf.Tensor2D {
-    return tf.concat2d([this.weight, tf.reshape(this.bias, [this.outFeatures, 1])], 1);
+  /** relu(x̂Wᵀ + b) for x̂ already normalised, in one fused product where the backend can. */
+  private activate(x: tf.Tensor2D, activation: "relu" | "linear"): tf.Tensor2D {
+    // wasm multiplies by a transposed operand slowly, and tfjs 4.22's wasm fused product
+    // with transposeB and a bias returns wrong numbers: give it Wᵀ (small) instead.
+    const wasm = tf.getBackend() === "wasm";
+    return tf.fused.matMul({
+      a: x,
+      b: wasm ? tf.transpose(this.weight) : this.weight,
+      transposeB: !wasm,
+      bias: this.bias,
+      activation,
+    }) as tf.Tensor2D;
   }
 
   /**
@@ -280,39 +294,32 @@ export class Layer {
    */
   adamStep(inputs: TrainingInputs): { loss: tf.Scalar; z: tf.Tensor2D } {
     const { loss, weight, bias, z } = this.lossAndGradients(inputs);
-    this.optimizer.applyGradients([
-      { name: this.weight.name, tensor: weight },
-      { name: this.bias.name, tensor: bias },
-    ]);
+    this.optimizer.step([weight, bias]);
     return { loss, z };
   }
 
   /** One forward and backward pass; call inside tf.tidy. */
   private lossAndGradients(
-    { x, xT, numPositive }: TrainingInputs,
+    { x, xT, ones, numPositive }: TrainingInputs,
   ): { loss: tf.Scalar; weight: tf.Tensor2D; bias: tf.Tensor1D; z: tf.Tensor2D } {
-    const wb = this.weightAndBias();
-    const z: tf.Tensor2D = xT ? tf.matMul(x, tf.transpose(wb)) : tf.matMul(x, wb, false, true);
+    const z = this.activate(x, "linear");
     const { loss, dz } = ffLossAndGradient(z, numPositive, this.threshold);
-    // ∂loss/∂[W | b] = dzᵀ [x̂, 1]: [out, in + 1]
-    const gradient: tf.Tensor2D = xT
+    // ∂loss/∂W = dzᵀ x̂ and ∂loss/∂b = 1ᵀ dz: products, not a transpose or a column sum.
+    const weight: tf.Tensor2D = xT
       ? tf.transpose(tf.matMul(xT, dz))
       : tf.matMul(dz, x, true, false);
-    const [weight, bias] = tf.split(gradient, [this.inFeatures, 1], 1);
-    return {
-      loss,
-      weight: weight as tf.Tensor2D,
-      bias: tf.reshape(bias, [this.outFeatures]),
-      z,
-    };
+    const bias = tf.reshape(tf.matMul(ones, dz), [this.outFeatures]) as tf.Tensor1D;
+    return { loss, weight, bias, z };
   }
 }
 
-/** A layer's training data, made once by {@linkcode Layer.trainingInputs}; dispose x and xT. */
+/** A layer's training data, made once by {@linkcode Layer.trainingInputs}; dispose its tensors. */
 export interface TrainingInputs {
-  /** [x̂, 1] for positive rows then negative rows: [rows, in + 1]. */
+  /** x̂: unit-length positive rows, then negative rows: [rows, in]. */
   x: tf.Tensor2D;
-  /** Its transpose, on backends that multiply transposed operands slowly. */
+  /** [1, rows] of ones, for the bias gradient. */
+  ones: tf.Tensor2D;
+  /** x̂ transposed, on backends that multiply transposed operands slowly (wasm). */
   xT?: tf.Tensor2D;
   numPositive: number;
 }
