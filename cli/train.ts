@@ -17,6 +17,7 @@ import {
 } from "../lib/experiment.ts";
 import { writeFileAtomic } from "../lib/files.ts";
 import { loadMnistOrSubset } from "../lib/mnist.ts";
+import { fetchMnist } from "../lib/mnist_fetch.ts";
 import { lossCurves } from "../lib/plot.ts";
 import { progressReporter } from "../lib/progress.ts";
 import { writeReport } from "../lib/report.ts";
@@ -36,7 +37,8 @@ Trains a Forward-Forward network on MNIST and reports training and test error.
   --batch-size N      not in the post: mini-batches of N, all layers on every batch
                       (default: the post's full batch, one layer after another)
   --backend NAME      ${BACKENDS.join(", ")} (default: env FF_BACKEND, else auto)
-  --data DIR          MNIST folder (default data/mnist; fetch it with deno task data)
+  --data DIR          MNIST folder (default data/mnist; fetched there when missing, from
+                      FF_MNIST_MIRROR or the public mirrors)
   --out DIR           run folder (default runs/<date-time>)
   --help              this text`;
 
@@ -143,6 +145,9 @@ async function main(args: string[]): Promise<void> {
     return;
   }
   const backend = await setBackend(options.backend);
+  // Fetches only what is missing or damaged (SHA-256 checked); with no mirror reachable the
+  // loader falls back, loudly, to the npm subset.
+  await fetchMnist({ dir: options.data, log: (line) => console.error(line) });
   const data = await loadMnistOrSubset(options.data);
   const { config } = options;
   checkConfig(config, data);
@@ -171,6 +176,7 @@ async function main(args: string[]): Promise<void> {
     seconds,
     seconds_per_epoch_per_layer: result.trainSeconds / (config.epochs * result.net.layers.length),
     losses: result.losses,
+    peak_memory_mib: peakMemoryMiB(),
     tfjs: tf.version_core,
     deno: Deno.version.deno,
   };
@@ -194,6 +200,16 @@ async function main(args: string[]): Promise<void> {
   console.log(
     `wrote ${options.out}/metrics.json, weights.json, report.html (${seconds.toFixed(1)} s)`,
   );
+}
+
+/** The process's peak resident memory (Linux), for comparing runs; null elsewhere. */
+function peakMemoryMiB(): number | null {
+  try {
+    const status = Deno.readTextFileSync("/proc/self/status");
+    return Number(status.match(/VmHWM:\s+(\d+) kB/)?.[1]) / 1024 || null;
+  } catch {
+    return null;
+  }
 }
 
 if (import.meta.main) {
