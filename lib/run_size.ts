@@ -53,10 +53,10 @@ type Sizes = Omit<RunSize, "name" | "mnistDir" | "describe">;
 
 const SIZES: Record<RunSizeName, Sizes> = {
   quick: {
-    trainSize: 1000,
-    epochs: 30,
-    testSize: 1000,
-    miniBatch: { trainSize: 1000, batchSize: 250, epochs: 2 },
+    trainSize: 500,
+    epochs: 10,
+    testSize: 500,
+    miniBatch: { trainSize: 500, batchSize: 250, epochs: 2 },
   },
   default: {
     trainSize: 5000,
@@ -73,9 +73,9 @@ const SIZES: Record<RunSizeName, Sizes> = {
 };
 
 const HINTS: Record<RunSizeName, string> = {
-  quick: "FF_QUICK=1, a smoke test whose errors say nothing about Forward-Forward",
-  default: "FF_QUICK=1 for seconds, FF_FULL=1 for the post's recipe",
-  full: "FF_FULL=1, the post's recipe",
+  quick: "FF_QUICK=1: a smoke test, not a result",
+  default: "FF_FULL=1 runs the post's recipe",
+  full: "FF_FULL=1: the post's recipe",
 };
 
 /** Reads an on/off variable: unset, "", "0" or "false" is off; "1" or "true" is on. */
@@ -118,7 +118,7 @@ export function runSize(
     mnistDir,
     describe: () =>
       `run size "${name}" (${HINTS[name]}): ${count(sizes.trainSize)} training images × ` +
-      `${sizes.epochs} epochs per layer, scored on ${count(sizes.testSize)} test images`,
+      `${sizes.epochs} epochs per layer, ${count(sizes.testSize)} test images`,
   };
 }
 

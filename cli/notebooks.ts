@@ -1,0 +1,409 @@
+/**
+ * `deno task notebooks`: runs the notebooks in notebooks/ top to bottom, each in a fresh Deno
+ * kernel, headless, through Jupyter (`jupyter nbconvert --execute`) and the kernelspec kept in
+ * notebooks/.jupyter.
+ *
+ * Executed copies go to .out/notebooks/ with plotly.js added once, so that each opens (or
+ * exports to html) as a page that draws offline. `--inplace` writes them back into notebooks/
+ * instead, without the library, so that a committed notebook stays small: each figure keeps
+ * its plotly JSON and says in its html that it draws when the notebook runs.
+ *
+ * Figures are made without plotly.js in the kernel (`FF_INLINE_PLOTLY=0`, see lib/plot.ts):
+ * the Deno kernel can drop a multi-megabyte output, and with it the outputs that follow.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { writeFileAtomic } from "../lib/files.ts";
+import { plotlyScriptTag } from "../lib/plot.ts";
+
+const USAGE = `Usage: deno task notebooks [flags] [NAME ...]
+
+Runs the notebooks top to bottom, each in a fresh Deno kernel, through Jupyter.
+
+  NAME          only these notebooks: 01, 04_training or 04_training.ipynb (default: all)
+  --quick       tiny runs, seconds per notebook (sets FF_QUICK=1)
+  --full        the post's full recipe, hours on a CPU (sets FF_FULL=1)
+  --inplace     write the executed notebooks back into notebooks/, without plotly.js
+  --out DIR     where executed copies go otherwise (default .out/notebooks)
+  --html        also export each executed copy to a self-contained html page
+  --timeout S   stop a cell after S seconds (default: no limit)
+  --help        this text
+
+Needs Jupyter's nbconvert (Debian: apt-get install jupyter-nbconvert).`;
+
+/** The folder of the notebooks. */
+export const NOTEBOOKS_DIR: string = new URL("../notebooks", import.meta.url).pathname;
+
+/** The folder Jupyter is pointed at (JUPYTER_PATH) to find the repository's Deno kernelspec. */
+export const JUPYTER_DIR: string = `${NOTEBOOKS_DIR}/.jupyter`;
+
+/** Run sizes as lib/run_size.ts reads them. */
+export type Size = "quick" | "default" | "full";
+
+/** A notebook as nbformat 4 stores it (the parts this module reads). */
+export interface Notebook {
+  cells: Cell[];
+  metadata: Record<string, unknown>;
+  nbformat: number;
+  nbformat_minor: number;
+}
+
+/** One cell. Jupyter stores multi-line text as a string or as a list of lines. */
+export interface Cell {
+  cell_type: "code" | "markdown" | "raw";
+  source: string | string[];
+  outputs?: Output[];
+  [key: string]: unknown;
+}
+
+/** One output of a code cell. */
+export interface Output {
+  output_type: "stream" | "display_data" | "execute_result" | "error" | "update_display_data";
+  data?: Record<string, unknown>;
+  text?: string | string[];
+  ename?: string;
+  evalue?: string;
+  [key: string]: unknown;
+}
+
+const PLOTLY_JSON = "application/vnd.plotly.v1+json";
+
+/** The html a committed figure shows in place of plotly.js and its drawing script. */
+export const COMMITTED_FIGURE_HTML =
+  `<p><em>An interactive plotly figure: its data is saved in this output, and it draws when ` +
+  `the notebook runs. plotly.js (4.7 MB) is left out of the saved notebook to keep it small.` +
+  `</em></p>`;
+
+/** Text of a multi-line field, whichever way Jupyter stored it. */
+export function text(value: unknown): string {
+  if (Array.isArray(value)) return value.join("");
+  return typeof value === "string" ? value : "";
+}
+
+/**
+ * Paths of the notebooks to run: all of notebooks/*.ipynb, or those `names` pick by prefix.
+ *
+ * @example
+ * ```ts
+ * listNotebooks(["04"]); // ["/…/notebooks/04_training.ipynb"]
+ * ```
+ */
+export function listNotebooks(names: string[] = []): string[] {
+  const all = [...Deno.readDirSync(NOTEBOOKS_DIR)]
+    .filter((entry) => entry.isFile && entry.name.endsWith(".ipynb"))
+    .map((entry) => entry.name)
+    .sort();
+  if (names.length === 0) return all.map((name) => `${NOTEBOOKS_DIR}/${name}`);
+  return names.map((wanted) => {
+    const stem = wanted.replace(/^.*\//, "").replace(/\.ipynb$/, "");
+    const matches = all.filter((name) => name.startsWith(stem));
+    if (matches.length !== 1) {
+      throw new Error(
+        `"${wanted}" ${matches.length === 0 ? "matches no" : "matches more than one"} notebook: ` +
+          `use one of ${all.map((name) => name.replace(/\.ipynb$/, "")).join(", ")}`,
+      );
+    }
+    return `${NOTEBOOKS_DIR}/${matches[0]}`;
+  });
+}
+
+/** The environment of a notebook run: the repository's kernelspec, the run size, no inlining. */
+function kernelEnv(
+  size: Size | undefined,
+  extra: Record<string, string> = {},
+): Record<string, string> {
+  const inherited = Deno.env.get("JUPYTER_PATH");
+  const env: Record<string, string> = {
+    JUPYTER_PATH: inherited ? `${JUPYTER_DIR}:${inherited}` : JUPYTER_DIR,
+    FF_INLINE_PLOTLY: "0",
+    // Tracebacks and logged values without terminal colour codes in the saved outputs.
+    NO_COLOR: "1",
+  };
+  if (size) {
+    env.FF_QUICK = size === "quick" ? "1" : "0";
+    env.FF_FULL = size === "full" ? "1" : "0";
+  }
+  return { ...env, ...extra };
+}
+
+async function run(
+  args: string[],
+  env: Record<string, string>,
+  log: "inherit" | "piped",
+): Promise<{ ok: boolean; stderr: string }> {
+  let output;
+  try {
+    output = await new Deno.Command("jupyter", {
+      args,
+      env,
+      stdin: "null",
+      stdout: log,
+      stderr: log,
+    }).output();
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) {
+      throw new Error(
+        "`jupyter` is not on PATH: install nbconvert (apt-get install jupyter-nbconvert)",
+      );
+    }
+    throw e;
+  }
+  const stderr = log === "piped" ? new TextDecoder().decode(output.stderr) : "";
+  return { ok: output.success, stderr };
+}
+
+/**
+ * Why notebooks cannot run here (no jupyter, no nbconvert, or the Deno kernelspec not found),
+ * or undefined when they can.
+ */
+export async function jupyterMissing(): Promise<string | undefined> {
+  try {
+    const { ok, stderr } = await run(["nbconvert", "--version"], kernelEnv(undefined), "piped");
+    if (!ok) return `\`jupyter nbconvert\` does not run (${stderr.trim().split("\n").at(-1)})`;
+    // Read it ourselves: `jupyter kernelspec` comes in a package that nbconvert does not need.
+    const spec = `${JUPYTER_DIR}/kernels/deno/kernel.json`;
+    const argv = JSON.parse(await Deno.readTextFile(spec)).argv;
+    if (!Array.isArray(argv) || argv[1] !== "jupyter") {
+      return `${spec} does not start \`deno jupyter --kernel\``;
+    }
+    return undefined;
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
+
+/** Options of {@linkcode executeNotebook}. */
+export interface ExecuteOptions {
+  /** The run size; default: whatever FF_QUICK and FF_FULL say in this environment. */
+  size?: Size;
+  /** Seconds a cell may take; default no limit. */
+  timeoutSeconds?: number;
+  /** "inherit" shows Jupyter's log as it runs; "piped" keeps it for the error message. */
+  log?: "inherit" | "piped";
+  /** More environment variables for the kernel, e.g. `FF_MNIST_DIR`. */
+  env?: Record<string, string>;
+}
+
+/**
+ * Runs a notebook top to bottom in a fresh Deno kernel and returns the executed notebook.
+ * Throws if a cell fails, with Jupyter's account of the failure.
+ *
+ * @example
+ * ```ts
+ * const { notebook, seconds } = await executeNotebook("notebooks/04_training.ipynb", { size: "quick" });
+ * ```
+ */
+export async function executeNotebook(
+  path: string,
+  { size, timeoutSeconds, log = "piped", env }: ExecuteOptions = {},
+): Promise<{ notebook: Notebook; seconds: number }> {
+  const dir = await Deno.makeTempDir({ prefix: "ff-notebook-" });
+  const name = path.replace(/^.*\//, "");
+  try {
+    const started = performance.now();
+    const { ok, stderr } = await run(
+      [
+        "nbconvert",
+        "--to",
+        "notebook",
+        "--execute",
+        // -1: no limit; default-size cells train for minutes.
+        `--ExecutePreprocessor.timeout=${timeoutSeconds ?? -1}`,
+        // No per-cell timestamps: they would change every committed notebook on every run.
+        "--ExecutePreprocessor.record_timing=False",
+        "--output-dir",
+        dir,
+        path,
+      ],
+      kernelEnv(size, env),
+      log,
+    );
+    const seconds = (performance.now() - started) / 1000;
+    if (!ok) {
+      const tail = stderr.trim().split("\n").slice(-30).join("\n");
+      throw new Error(`${name} failed${tail ? `:\n${tail}` : " (Jupyter's log is above)"}`);
+    }
+    const notebook = JSON.parse(await Deno.readTextFile(`${dir}/${name}`)) as Notebook;
+    return { notebook, seconds };
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
+
+/** Every output of every code cell, with the index of its cell. */
+export function outputs(notebook: Notebook): { cell: number; output: Output }[] {
+  return notebook.cells.flatMap((cell, index) =>
+    (cell.outputs ?? []).map((output) => ({ cell: index, output }))
+  );
+}
+
+/**
+ * A copy of `notebook` whose first figure carries plotly.js, so that every figure draws, with
+ * no network, wherever its outputs become a page (nbconvert's html, a notebook viewer).
+ */
+export async function withPlotly(notebook: Notebook): Promise<Notebook> {
+  const copy = structuredClone(notebook);
+  const first = outputs(copy).find(({ output }) => output.data?.[PLOTLY_JSON] !== undefined);
+  if (first?.output.data) {
+    const data = first.output.data;
+    data["text/html"] = (await plotlyScriptTag()) + text(data["text/html"]);
+  }
+  return copy;
+}
+
+/**
+ * A copy of `notebook` fit to commit: every figure keeps its plotly JSON and plain text, and its
+ * html becomes {@linkcode COMMITTED_FIGURE_HTML} (no plotly.js, no script).
+ */
+export function forCommit(notebook: Notebook): Notebook {
+  const copy = structuredClone(notebook);
+  for (const { output } of outputs(copy)) {
+    if (output.data?.[PLOTLY_JSON] !== undefined) output.data["text/html"] = COMMITTED_FIGURE_HTML;
+  }
+  return copy;
+}
+
+/** The notebook as Jupyter writes it: one-space indent, trailing newline. */
+export function serialize(notebook: Notebook): string {
+  return JSON.stringify(notebook, null, 1) + "\n";
+}
+
+/**
+ * Exports an executed notebook to a standalone html page in `outDir` and returns its path.
+ * MathJax is left out: it would be fetched from a CDN, and the page must work offline.
+ */
+export async function exportHtml(ipynbPath: string, outDir: string): Promise<string> {
+  const { ok, stderr } = await run(
+    [
+      "nbconvert",
+      "--to",
+      "html",
+      "--HTMLExporter.exclude_input_prompt=True",
+      "--HTMLExporter.exclude_output_prompt=True",
+      "--HTMLExporter.mathjax_url=",
+      "--output-dir",
+      outDir,
+      ipynbPath,
+    ],
+    kernelEnv(undefined),
+    "piped",
+  );
+  if (!ok) throw new Error(`html export of ${ipynbPath} failed:\n${stderr.trim()}`);
+  return `${outDir}/${ipynbPath.replace(/^.*\//, "").replace(/\.ipynb$/, ".html")}`;
+}
+
+/** Parsed command line. */
+export interface NotebooksOptions {
+  names: string[];
+  size?: Size;
+  inplace: boolean;
+  out: string;
+  html: boolean;
+  timeoutSeconds?: number;
+}
+
+/** Reads the command line; throws a one-line error for anything it cannot use. */
+export function parseNotebooksArgs(args: string[]): NotebooksOptions | "help" {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      strict: true,
+      allowPositionals: true,
+      options: {
+        quick: { type: "boolean" },
+        full: { type: "boolean" },
+        inplace: { type: "boolean" },
+        html: { type: "boolean" },
+        out: { type: "string" },
+        timeout: { type: "string" },
+        help: { type: "boolean" },
+      },
+    });
+  } catch (e) {
+    throw new Error(`${(e as Error).message.split(".")[0]}; see --help`);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) return "help";
+  if (values.quick && values.full) throw new Error("--quick and --full exclude each other");
+  if (values.inplace && values.out) {
+    throw new Error("--inplace writes into notebooks/: leave out --out");
+  }
+  let timeoutSeconds: number | undefined;
+  if (values.timeout !== undefined) {
+    timeoutSeconds = Number(values.timeout);
+    if (!Number.isInteger(timeoutSeconds) || timeoutSeconds < 1) {
+      throw new Error(`--timeout must be a whole number of seconds >= 1, got "${values.timeout}"`);
+    }
+  }
+  return {
+    names: positionals,
+    size: values.quick ? "quick" : values.full ? "full" : undefined,
+    inplace: values.inplace ?? false,
+    out: values.out ?? new URL("../.out/notebooks", import.meta.url).pathname,
+    html: values.html ?? false,
+    timeoutSeconds,
+  };
+}
+
+function megabytes(bytes: number): string {
+  return `${(bytes / 1e6).toFixed(2)} MB`;
+}
+
+async function main(args: string[]): Promise<number> {
+  const options = parseNotebooksArgs(args);
+  if (options === "help") {
+    console.log(USAGE);
+    return 0;
+  }
+  const paths = listNotebooks(options.names);
+  const missing = await jupyterMissing();
+  if (missing) throw new Error(`${missing}; see --help`);
+  if (!options.inplace) await Deno.mkdir(options.out, { recursive: true });
+  const failures: string[] = [];
+  for (const path of paths) {
+    const name = path.replace(/^.*\//, "");
+    console.log(`${name}: running${options.size ? ` (${options.size})` : ""}…`);
+    try {
+      const { notebook, seconds } = await executeNotebook(path, {
+        size: options.size,
+        timeoutSeconds: options.timeoutSeconds,
+        log: "inherit",
+      });
+      let written: string;
+      if (options.inplace) {
+        written = path;
+        await writeFileAtomic(written, serialize(forCommit(notebook)));
+        const fmt = await new Deno.Command(Deno.execPath(), { args: ["fmt", "-q", written] })
+          .output();
+        if (!fmt.success) throw new Error(`deno fmt ${written} failed`);
+      } else {
+        written = `${options.out}/${name}`;
+        await writeFileAtomic(written, serialize(await withPlotly(notebook)));
+        if (options.html) console.log(`  ${await exportHtml(written, options.out)}`);
+      }
+      const size = (await Deno.stat(written)).size;
+      console.log(
+        `${name}: done in ${seconds.toFixed(1)} s, wrote ${written} (${megabytes(size)})`,
+      );
+    } catch (e) {
+      failures.push(name);
+      console.error(`${name}: ${(e as Error).message}`);
+    }
+  }
+  if (failures.length > 0) {
+    console.error(`failed: ${failures.join(", ")}`);
+    return 1;
+  }
+  return 0;
+}
+
+if (import.meta.main) {
+  try {
+    Deno.exit(await main(Deno.args));
+  } catch (e) {
+    console.error(`error: ${(e as Error).message}`);
+    Deno.exit(2);
+  }
+}

@@ -1,0 +1,133 @@
+// The notebooks: each runs top to bottom in a fresh Deno kernel (quick run size), draws every
+// figure it means to, type-checks, and is committed small, with the outputs of a real run.
+import { assert, assertEquals, assertGreater, assertLess, assertMatch } from "@std/assert";
+import {
+  executeNotebook,
+  jupyterMissing,
+  listNotebooks,
+  type Notebook,
+  outputs,
+  text,
+} from "../cli/notebooks.ts";
+import { ignoreUnless, sharedPath } from "./shared.ts";
+
+const EXPECTED = [
+  "01_positive_negative_data",
+  "02_single_layer",
+  "03_network",
+  "04_training",
+  "05_beyond",
+];
+
+const PLOTLY_JSON = "application/vnd.plotly.v1+json";
+
+/** A code cell that calls one of these draws a figure, and must show it. */
+const FIGURE_CALL =
+  /\b(lossCurves|histogram|heatmap|digitGrid|barChart|confusionMatrix)\(|new Plot\(/;
+
+const stem = (path: string) => path.replace(/^.*\//, "").replace(/\.ipynb$/, "");
+
+async function read(path: string): Promise<Notebook> {
+  return JSON.parse(await Deno.readTextFile(path));
+}
+
+/** Everything a notebook printed or displayed as text. */
+function printed(notebook: Notebook): string {
+  return outputs(notebook).map(({ output }) =>
+    text(output.text) + text(output.data?.["text/plain"]) + text(output.data?.["text/markdown"])
+  ).join("\n");
+}
+
+Deno.test("the five notebooks are there, in order", () => {
+  assertEquals(listNotebooks().map(stem), EXPECTED);
+});
+
+Deno.test("committed notebooks: Deno kernel, intro first, outputs of a non-quick run, < 1 MB", async () => {
+  for (const path of listNotebooks()) {
+    const name = stem(path);
+    const bytes = (await Deno.stat(path)).size;
+    assertLess(bytes, 1_000_000, `${name} is ${bytes} bytes: commit it through --inplace`);
+    const notebook = await read(path);
+    assertEquals((notebook.metadata.kernelspec as { name?: string })?.name, "deno", name);
+    assertEquals(notebook.cells[0].cell_type, "markdown", `${name} starts with an intro`);
+    const code = notebook.cells.filter((cell) => cell.cell_type === "code");
+    assert(
+      code.every((cell) => (cell.outputs ?? []).length > 0 || !FIGURE_CALL.test(text(cell.source))),
+      `${name}: every figure cell has its output`,
+    );
+    const all = printed(notebook);
+    assert(!all.includes('run size "quick"'), `${name} was committed with quick-run outputs`);
+    assertMatch(all, /run size "(default|full)"/, `${name} says which run size made its outputs`);
+    for (const { output } of outputs(notebook)) {
+      assert(output.output_type !== "error", `${name} was committed with an error output`);
+      const html = text(output.data?.["text/html"]);
+      assert(!html.includes("<script"), `${name}: committed figures carry no scripts`);
+    }
+  }
+});
+
+Deno.test("the notebooks' code type-checks", async () => {
+  const root = new URL("..", import.meta.url).pathname;
+  // Beside notebooks/, so that the cells' `../lib/...` imports resolve as they do in the kernel.
+  const dir = await Deno.makeTempDir({ dir: root, prefix: ".notebook-check-" });
+  try {
+    const files: string[] = [];
+    for (const path of listNotebooks()) {
+      const notebook = await read(path);
+      // One module per notebook: the kernel runs all cells in one scope, in order, as here.
+      const code = notebook.cells
+        .filter((cell) => cell.cell_type === "code")
+        .map((cell, i) => `// cell ${i + 1}\n${text(cell.source)}\n`)
+        .join("\n");
+      const file = `${dir}/${stem(path)}.ts`;
+      await Deno.writeTextFile(file, `${code}\nexport {};\n`);
+      files.push(file);
+    }
+    const { success, stderr } = await new Deno.Command(Deno.execPath(), {
+      args: ["check", "--quiet", ...files],
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    assert(success, `deno check failed:\n${new TextDecoder().decode(stderr)}`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+const missing = await jupyterMissing();
+const ignore = ignoreUnless(
+  missing === undefined,
+  `Jupyter with the repository's Deno kernelspec (${missing})`,
+);
+const mnist = sharedPath("data/mnist");
+
+for (const path of listNotebooks()) {
+  const name = stem(path);
+  Deno.test({
+    name: `${name} runs top to bottom in quick mode and shows every figure`,
+    ignore,
+    async fn() {
+      const { notebook } = await executeNotebook(path, {
+        size: "quick",
+        timeoutSeconds: 300,
+        env: mnist ? { FF_MNIST_DIR: mnist } : {},
+      });
+      const errors = outputs(notebook).filter(({ output }) => output.output_type === "error");
+      assertEquals(errors.map(({ output }) => `${output.ename}: ${output.evalue}`), []);
+      notebook.cells.forEach((cell, i) => {
+        if (cell.cell_type !== "code" || !FIGURE_CALL.test(text(cell.source))) return;
+        const figures = (cell.outputs ?? []).filter((output) => output.data?.[PLOTLY_JSON]);
+        assertGreater(figures.length, 0, `${name}: cell ${i} draws a figure but showed none`);
+      });
+      const all = printed(notebook);
+      assertMatch(all, /run size "quick"/);
+      if (/progressReporter\(/.test(notebook.cells.map((cell) => text(cell.source)).join("\n"))) {
+        assertMatch(all, /done in \d/, `${name}: training progress reached its end`);
+      }
+      if (name === "04_training") assertMatch(all, /test error: 0\.\d{4}/);
+      // Figures come from the kernel without plotly.js (FF_INLINE_PLOTLY=0): small messages.
+      const bytes = JSON.stringify(notebook).length;
+      assertLess(bytes, 1_000_000, `${name}'s outputs are ${bytes} bytes`);
+    },
+  });
+}
