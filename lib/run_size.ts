@@ -19,6 +19,7 @@
  *
  * @module
  */
+import { relative } from "node:path";
 import { DEFAULT_CONFIG, type ExperimentConfig } from "./experiment.ts";
 import type { Mnist } from "./mnist.ts";
 
@@ -60,15 +61,15 @@ const SIZES: Record<RunSizeName, Sizes> = {
   },
   default: {
     trainSize: 5000,
-    epochs: 300,
+    epochs: 400,
     testSize: 10_000,
-    miniBatch: { trainSize: 50_000, batchSize: 1000, epochs: 3 },
+    miniBatch: { trainSize: 50_000, batchSize: 100, epochs: 15 },
   },
   full: {
     trainSize: 50_000,
     epochs: 1000,
     testSize: 10_000,
-    miniBatch: { trainSize: 50_000, batchSize: 1000, epochs: 10 },
+    miniBatch: { trainSize: 50_000, batchSize: 100, epochs: 30 },
   },
 };
 
@@ -90,6 +91,19 @@ function count(n: number): string {
 }
 
 /**
+ * A path next to lib/, relative to the working directory where it can be: it is printed beside
+ * results, and "../data/mnist" says more than one machine's absolute path.
+ */
+function besideLib(path: string): string {
+  const absolute = new URL(path, import.meta.url).pathname;
+  try {
+    return relative(Deno.cwd(), absolute) || ".";
+  } catch {
+    return absolute; // no read permission for the working directory
+  }
+}
+
+/**
  * The run size the environment asks for.
  *
  * @param env where variables are read; default `Deno.env.get`
@@ -97,7 +111,7 @@ function count(n: number): string {
  * @example
  * ```ts
  * runSize((name) => ({ FF_QUICK: "1" })[name]).name; // "quick"
- * runSize().describe(); // 'run size "default" (...): 5,000 training images × 300 epochs per layer, ...'
+ * runSize().describe(); // 'run size "default" (...): 5,000 training images × 400 epochs per layer, ...'
  * ```
  */
 export function runSize(
@@ -110,7 +124,7 @@ export function runSize(
   }
   const name: RunSizeName = quick ? "quick" : full ? "full" : "default";
   const sizes = SIZES[name];
-  const mnistDir = env("FF_MNIST_DIR") || new URL("../data/mnist", import.meta.url).pathname;
+  const mnistDir = env("FF_MNIST_DIR") || besideLib("../data/mnist");
   return {
     name,
     ...sizes,

@@ -5,6 +5,7 @@ import {
   assertStringIncludes,
   assertThrows,
 } from "@std/assert";
+import { resolve } from "node:path";
 import { experimentConfig, runSize, trimTestSplit } from "../lib/run_size.ts";
 import { DEFAULT_CONFIG } from "../lib/experiment.ts";
 import type { Mnist } from "../lib/mnist.ts";
@@ -53,7 +54,9 @@ Deno.test("describe names the run size and its numbers", () => {
 
 Deno.test("mnistDir comes from FF_MNIST_DIR, else data/mnist beside lib/", () => {
   assertEquals(runSize(env({ FF_MNIST_DIR: "/somewhere/mnist" })).mnistDir, "/somewhere/mnist");
-  assert(runSize(env({})).mnistDir.endsWith("/data/mnist"));
+  const dir = runSize(env({})).mnistDir;
+  assertEquals(resolve(dir), new URL("../data/mnist", import.meta.url).pathname);
+  assert(!dir.startsWith("/"), `${dir} is relative to the working directory`);
 });
 
 Deno.test("experimentConfig is the post's config at the run size", () => {
