@@ -6,7 +6,9 @@
  * Executed copies go to .out/notebooks/ with plotly.js added once, so that each opens (or
  * exports to html) as a page that draws offline. `--inplace` writes them back into notebooks/
  * instead, without the library, so that a committed notebook stays small: each figure keeps
- * its plotly JSON and says in its html that it draws when the notebook runs.
+ * its plotly JSON (interactive in JupyterLab and VS Code) and gets a PNG drawn by headless
+ * Chromium for viewers that run no scripts (GitHub); without Chromium, a line of html saying
+ * that the figure draws when the notebook runs.
  *
  * Figures are made without plotly.js in the kernel (`FF_INLINE_PLOTLY=0`, see lib/plot.ts):
  * the Deno kernel can drop a multi-megabyte output, and with it the outputs that follow.
@@ -15,7 +17,7 @@
  */
 import { parseArgs } from "node:util";
 import { writeFileAtomic } from "../lib/files.ts";
-import { plotlyScriptTag } from "../lib/plot.ts";
+import { type Figure, plotlyScriptTag, plotlySource } from "../lib/plot.ts";
 
 const USAGE = `Usage: deno task notebooks [flags] [NAME ...]
 
@@ -252,16 +254,109 @@ export async function withPlotly(notebook: Notebook): Promise<Notebook> {
   return copy;
 }
 
+/** Draws a figure and returns the PNG, base64-encoded as notebooks store images. */
+export type DrawPng = (figure: Figure) => Promise<string>;
+
 /**
- * A copy of `notebook` fit to commit: every figure keeps its plotly JSON and plain text, and its
- * html becomes {@linkcode COMMITTED_FIGURE_HTML} (no plotly.js, no script).
+ * A copy of `notebook` fit to commit: every figure keeps its plotly JSON and plain text, and
+ * loses its html (plotly.js and the script that draws). With `drawPng` the figure gets a PNG in
+ * its place, which viewers that run no scripts show; without, {@linkcode COMMITTED_FIGURE_HTML}.
  */
-export function forCommit(notebook: Notebook): Notebook {
+export async function forCommit(notebook: Notebook, drawPng?: DrawPng): Promise<Notebook> {
   const copy = structuredClone(notebook);
   for (const { output } of outputs(copy)) {
-    if (output.data?.[PLOTLY_JSON] !== undefined) output.data["text/html"] = COMMITTED_FIGURE_HTML;
+    const figure = output.data?.[PLOTLY_JSON] as Figure | undefined;
+    if (!output.data || !figure) continue;
+    if (drawPng) {
+      // Without html, viewers fall back to the PNG; with it, they would show the html.
+      delete output.data["text/html"];
+      output.data["image/png"] = await drawPng(figure);
+    } else {
+      output.data["text/html"] = COMMITTED_FIGURE_HTML;
+    }
   }
   return copy;
+}
+
+const CHROMIUMS = ["chromium", "chromium-browser", "google-chrome", "google-chrome-stable"];
+
+function findOnPath(names: string[]): string | undefined {
+  const dirs = (Deno.env.get("PATH") ?? "").split(":").filter((dir) => dir !== "");
+  for (const name of names) {
+    for (const dir of dirs) {
+      try {
+        if (Deno.statSync(`${dir}/${name}`).isFile) return `${dir}/${name}`;
+      } catch {
+        // not in this folder
+      }
+    }
+  }
+  return undefined;
+}
+
+function base64(bytes: Uint8Array): string {
+  let binary = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(binary);
+}
+
+/**
+ * A {@linkcode DrawPng} that screenshots each figure in headless Chromium, offline (plotly.js
+ * from a local file), at the figure's own size or 800 × 450; undefined when there is no
+ * Chromium. Call `close` to remove its temporary folder.
+ */
+export async function chromiumPngs(): Promise<
+  { draw: DrawPng; close: () => Promise<void> } | undefined
+> {
+  const chromium = findOnPath(CHROMIUMS);
+  if (!chromium) return undefined;
+  const dir = await Deno.makeTempDir({ prefix: "ff-figure-png-" });
+  await Deno.writeTextFile(`${dir}/plotly.min.js`, await plotlySource());
+  const draw: DrawPng = async (figure) => {
+    const layout = figure.layout as { width?: number; height?: number };
+    const [width, height] = [layout.width ?? 800, layout.height ?? 450];
+    const json = (value: unknown) => JSON.stringify(value).replace(/</g, "\\u003c");
+    await Deno.writeTextFile(
+      `${dir}/figure.html`,
+      `<!doctype html><meta charset="utf-8"><script src="plotly.min.js"></script>
+<body style="margin:0"><div id="figure"></div><script>
+Plotly.newPlot("figure", ${json(figure.data)}, ${
+        json({ ...layout, width, height })
+      }, { staticPlot: true });
+</script></body>`,
+    );
+    const png = `${dir}/figure.png`;
+    await Deno.remove(png).catch(() => {});
+    const { success, stderr } = await new Deno.Command(chromium, {
+      args: [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--hide-scrollbars",
+        `--user-data-dir=${dir}/profile`,
+        `--window-size=${width},${height}`,
+        "--virtual-time-budget=5000",
+        `--screenshot=${png}`,
+        `file://${dir}/figure.html`,
+      ],
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+      signal: AbortSignal.timeout(60_000),
+    }).output();
+    if (!success) {
+      throw new Error(
+        `Chromium could not draw a figure: ${
+          new TextDecoder().decode(stderr).trim().split("\n").at(-1)
+        }`,
+      );
+    }
+    return base64(await Deno.readFile(png));
+  };
+  return { draw, close: () => Deno.remove(dir, { recursive: true }).catch(() => {}) };
 }
 
 /** The notebook as Jupyter writes it: one-space indent, trailing newline. */
@@ -361,6 +456,10 @@ async function main(args: string[]): Promise<number> {
   const missing = await jupyterMissing();
   if (missing) throw new Error(`${missing}; see --help`);
   if (!options.inplace) await Deno.mkdir(options.out, { recursive: true });
+  const pngs = options.inplace ? await chromiumPngs() : undefined;
+  if (options.inplace && !pngs) {
+    console.error("no Chromium on PATH: committed figures get a line of html instead of a PNG");
+  }
   const failures: string[] = [];
   for (const path of paths) {
     const name = path.replace(/^.*\//, "");
@@ -374,7 +473,7 @@ async function main(args: string[]): Promise<number> {
       let written: string;
       if (options.inplace) {
         written = path;
-        await writeFileAtomic(written, serialize(forCommit(notebook)));
+        await writeFileAtomic(written, serialize(await forCommit(notebook, pngs?.draw)));
         const fmt = await new Deno.Command(Deno.execPath(), { args: ["fmt", "-q", written] })
           .output();
         if (!fmt.success) throw new Error(`deno fmt ${written} failed`);
@@ -392,6 +491,7 @@ async function main(args: string[]): Promise<number> {
       console.error(`${name}: ${(e as Error).message}`);
     }
   }
+  await pngs?.close();
   if (failures.length > 0) {
     console.error(`failed: ${failures.join(", ")}`);
     return 1;

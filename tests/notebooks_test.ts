@@ -2,12 +2,15 @@
 // figure it means to, type-checks, and is committed small, with the outputs of a real run.
 import { assert, assertEquals, assertGreater, assertLess, assertMatch } from "@std/assert";
 import {
+  COMMITTED_FIGURE_HTML,
   executeNotebook,
+  forCommit,
   jupyterMissing,
   listNotebooks,
   type Notebook,
   outputs,
   text,
+  withPlotly,
 } from "../cli/notebooks.ts";
 import { ignoreUnless, sharedPath } from "./shared.ts";
 
@@ -62,8 +65,78 @@ Deno.test("committed notebooks: Deno kernel, intro first, outputs of a non-quick
       assert(output.output_type !== "error", `${name} was committed with an error output`);
       const html = text(output.data?.["text/html"]);
       assert(!html.includes("<script"), `${name}: committed figures carry no scripts`);
+      if (output.data?.[PLOTLY_JSON]) {
+        assert(
+          output.data["image/png"] || html === COMMITTED_FIGURE_HTML,
+          `${name}: a committed figure has a PNG or says how it is drawn`,
+        );
+      }
     }
   }
+});
+
+/** A notebook with one text output and two figures, as the kernel makes them. */
+function executedNotebook(): Notebook {
+  const figure = (title: string) => ({
+    output_type: "display_data" as const,
+    metadata: {},
+    data: {
+      [PLOTLY_JSON]: { data: [{ type: "scatter", y: [1, 2] }], layout: { title: { text: title } } },
+      "text/html": `<div id="${title}"></div><script>Plotly.newPlot("${title}")</script>`,
+      "text/plain": `Plot "${title}"`,
+    },
+  });
+  return {
+    cells: [
+      { cell_type: "markdown", source: "# demo", metadata: {} },
+      {
+        cell_type: "code",
+        source: "draw()",
+        metadata: {},
+        outputs: [{ output_type: "stream", text: "hello\n" }, figure("a"), figure("b")],
+      },
+    ],
+    metadata: {},
+    nbformat: 4,
+    nbformat_minor: 5,
+  };
+}
+
+Deno.test("withPlotly puts plotly.js into the first figure only", async () => {
+  const notebook = executedNotebook();
+  const [first, second] = outputs(await withPlotly(notebook)).slice(1).map(({ output }) =>
+    text(output.data?.["text/html"])
+  );
+  assertGreater(first.length, 1_000_000);
+  assertMatch(first, /<script type="text\/javascript">[\s\S]*<div id="a">/);
+  assertEquals(second, text(outputs(notebook)[2].output.data?.["text/html"]));
+  assertLess(
+    text(outputs(notebook)[1].output.data?.["text/html"]).length,
+    100,
+    "the input is untouched",
+  );
+});
+
+Deno.test("forCommit keeps the plotly JSON and drops scripts, for a PNG or a note", async () => {
+  const notebook = executedNotebook();
+  const noted = outputs(await forCommit(notebook)).slice(1).map(({ output }) => output.data!);
+  assertEquals(noted.map((data) => data["text/html"]), [
+    COMMITTED_FIGURE_HTML,
+    COMMITTED_FIGURE_HTML,
+  ]);
+  assertEquals(noted[0][PLOTLY_JSON], outputs(notebook)[1].output.data![PLOTLY_JSON]);
+  const drawn: string[] = [];
+  const withPng = await forCommit(notebook, (figure) => {
+    drawn.push((figure.layout as { title: { text: string } }).title.text);
+    return Promise.resolve("iVBORw0KGgo=");
+  });
+  assertEquals(drawn, ["a", "b"]);
+  for (const { output } of outputs(withPng).slice(1)) {
+    assertEquals(output.data?.["image/png"], "iVBORw0KGgo=");
+    assertEquals(output.data?.["text/html"], undefined);
+    assertEquals(output.data?.["text/plain"] !== undefined, true);
+  }
+  assertEquals(outputs(withPng)[0].output.text, "hello\n");
 });
 
 Deno.test("the notebooks' code type-checks", async () => {
