@@ -1,6 +1,6 @@
 /**
- * The FF loss and gradient (see ./goodness.ts), the row normalisation of a layer's input and
- * the Adam update (see ./adam.ts), as single kernels for the JavaScript backends.
+ * The FF loss and gradient, goodness (see ./goodness.ts), the row normalisation of a layer's
+ * input and the Adam update (see ./adam.ts), as single kernels for the JavaScript backends.
  *
  * Why hand-written: on the cpu and blas backends each tfjs op is a full pass over the
  * activations, and a row-broadcast multiply or divide takes tfjs's slow general broadcasting
@@ -12,7 +12,7 @@
 import { type MathBackendCPU, tf } from "./deps.ts";
 import { ADAM_UPDATE } from "./adam.ts";
 import { allocateOutput } from "./blas.ts";
-import { FF_LOSS_GRAD, NORMALIZE_ROWS } from "./goodness.ts";
+import { FF_LOSS_GRAD, GOODNESS, NORMALIZE_ROWS } from "./goodness.ts";
 
 /** softplus(u) = log(1 + eᵘ), written so that it neither overflows nor loses small values. */
 function softplus(u: number): number {
@@ -74,6 +74,22 @@ function normalizeRowsKernel(
   return cpu.makeTensorInfo([rows, width], "float32", out);
 }
 
+function goodnessKernel(
+  { inputs, backend }: { inputs: tf.NamedTensorInfoMap; backend: unknown },
+): tf.TensorInfo {
+  const cpu = backend as MathBackendCPU;
+  const h = inputs.h as tf.TensorInfo;
+  const [rows, width] = h.shape;
+  const values = cpu.data.get(h.dataId).values as Float32Array;
+  const out = new Float32Array(rows);
+  for (let r = 0; r < rows; r++) {
+    let sumSquares = 0;
+    for (let i = r * width; i < (r + 1) * width; i++) sumSquares += values[i] * values[i];
+    out[r] = sumSquares / width;
+  }
+  return cpu.makeTensorInfo([rows], "float32", out);
+}
+
 function adamUpdateKernel(
   { inputs, backend, attrs }: {
     inputs: tf.NamedTensorInfoMap;
@@ -112,6 +128,7 @@ export function registerFusedKernels(backendNames: string[]): void {
       const [kernelName, kernelFunc] of [
         [FF_LOSS_GRAD, ffLossGradKernel],
         [NORMALIZE_ROWS, normalizeRowsKernel],
+        [GOODNESS, goodnessKernel],
         [ADAM_UPDATE, adamUpdateKernel],
       ] as const
     ) {

@@ -14,7 +14,8 @@
 import { tf } from "./deps.ts";
 
 /**
- * Mean of squares per row.
+ * Mean of squares per row (one pass, no [n, width] temporary, where the backend has the fused
+ * kernel of ./fused.ts).
  *
  * @example
  * ```ts
@@ -22,6 +23,9 @@ import { tf } from "./deps.ts";
  * ```
  */
 export function goodness(h: tf.Tensor2D): tf.Tensor1D {
+  if (tf.getKernel(GOODNESS, tf.getBackend()) !== undefined) {
+    return tf.engine().runKernel(GOODNESS, { h }) as tf.Tensor1D;
+  }
   return tf.tidy(() => tf.mean(tf.square(h), 1));
 }
 
@@ -49,6 +53,9 @@ export function ffLoss(
     )
   );
 }
+
+/** Name of the fused goodness that backends may register (see {@linkcode goodness}). */
+export const GOODNESS = "FFGoodness";
 
 /** Name of the fused row normalisation that backends may register (see normalizeRows). */
 export const NORMALIZE_ROWS = "FFNormalizeRows";
