@@ -357,7 +357,8 @@ function float32Values(backend: MathBackendCPU, info: tf.TensorInfo): Float32Arr
 
 /**
  * `a·b` for every matrix in the (broadcast) batch, as tfjs's BatchMatMul: the last two axes are
- * the matrices, the leading ones the batch. With `rowBias` (length n) every output row starts
+ * the matrices, the leading ones the batch. With `bias` (one row of length n, or the whole
+ * output) every output row starts
  * as the bias and sgemm adds the product to it (beta = 1).
  */
 function batchedProduct(
@@ -367,7 +368,7 @@ function batchedProduct(
   b: Operand,
   transposeA: boolean,
   transposeB: boolean,
-  rowBias?: Float32Array,
+  bias?: Float32Array,
 ): Operand {
   if (a.shape.length < 2 || b.shape.length < 2) {
     throw new Error(
@@ -387,8 +388,10 @@ function batchedProduct(
   const batchShape = tf.broadcast_util.assertAndGetBroadcastShape(batchA, batchB);
   const batches = tf.util.sizeFromShape(batchShape);
   const c = allocateOutput(backend, batches * m * n);
-  if (rowBias !== undefined) {
-    for (let row = 0; row < batches * m; row++) c.set(rowBias, row * n);
+  if (bias !== undefined && bias.length === c.length) {
+    c.set(bias);
+  } else if (bias !== undefined) {
+    for (let row = 0; row < batches * m; row++) c.set(bias, row * n);
   } else if (m * n * k === 0) {
     c.fill(0); // a recycled buffer holds old values; sgemm below writes every one otherwise
   }
@@ -405,7 +408,7 @@ function batchedProduct(
         k,
         transposeA,
         transposeB,
-        beta: rowBias === undefined ? 0 : 1,
+        beta: bias === undefined ? 0 : 1,
       });
     }
   }
@@ -461,7 +464,9 @@ function fusedMatMulKernel(sgemm: Sgemm, cpuFusedMatMul: tf.KernelFunc): tf.Kern
     const backend = args.backend as MathBackendCPU;
     const n = transposeB ? b.shape[b.shape.length - 2] : b.shape[b.shape.length - 1];
     const outRank = Math.max(a.shape.length, b.shape.length);
-    const rowBias = bias && row(backend, bias, n, outRank);
+    const m = transposeA ? a.shape[a.shape.length - 1] : a.shape[a.shape.length - 2];
+    const rowBias = bias &&
+      (row(backend, bias, n, outRank) ?? whole(backend, bias, outRank === 2 ? [m, n] : []));
     const product = batchedProduct(
       backend,
       sgemm,
@@ -503,6 +508,17 @@ function row(
   if (values.length === 1) return new Float32Array(n).fill(values[0]);
   const isRow = values.length === n && info.shape[info.shape.length - 1] === n;
   return isRow ? values : undefined;
+}
+
+/** `info`'s values when it has exactly the shape [m, n] of a 2-D output; else undefined. */
+function whole(
+  backend: MathBackendCPU,
+  info: tf.TensorInfo,
+  outShape: number[],
+): Float32Array | undefined {
+  const same = info.dtype === "float32" && outShape.length === 2 &&
+    tf.util.arraysEqual(info.shape, outShape);
+  return same ? float32Values(backend, info) : undefined;
 }
 
 /** Returns `next`, disposing `previous`, an intermediate result of this kernel. */

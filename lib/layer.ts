@@ -133,7 +133,7 @@ export class Layer {
   /** relu(x̂Wᵀ + b) with x̂ the unit-length rows of x. */
   forward(x: tf.Tensor2D): tf.Tensor2D {
     this.checkInput(x);
-    return tf.tidy(() => this.activate(normalizeRows(x), "relu"));
+    return tf.tidy(() => this.affine(normalizeRows(x), "relu"));
   }
 
   /** Goodness of every row of x: mean(forward(x)²). */
@@ -197,7 +197,7 @@ export class Layer {
         await onEpoch?.({ layer, layers, epoch, epochs: this.epochs, loss: value });
       }
       return tf.tidy((): [tf.Tensor2D, tf.Tensor2D] => {
-        const h = this.activate(inputs.x, "relu");
+        const h = this.affine(inputs.x, "relu");
         const rows = xPositive.shape[0];
         return [
           tf.slice2d(h, [0, 0], [rows, this.outFeatures]),
@@ -274,8 +274,11 @@ export class Layer {
     });
   }
 
-  /** relu(x̂Wᵀ + b) for x̂ already normalised, in one fused product where the backend can. */
-  private activate(x: tf.Tensor2D, activation: "relu" | "linear"): tf.Tensor2D {
+  /**
+   * x̂Wᵀ + b, then `activation`, for rows x̂ already normalised: one fused product where the
+   * backend can.
+   */
+  affine(x: tf.Tensor2D, activation: "relu" | "linear" = "relu"): tf.Tensor2D {
     // wasm multiplies by a transposed operand slowly, and tfjs 4.22's wasm fused product
     // with transposeB and a bias returns wrong numbers: give it Wᵀ (small) instead.
     const wasm = tf.getBackend() === "wasm";
@@ -302,7 +305,7 @@ export class Layer {
   private lossAndGradients(
     { x, xT, ones, numPositive }: TrainingInputs,
   ): { loss: tf.Scalar; weight: tf.Tensor2D; bias: tf.Tensor1D; z: tf.Tensor2D } {
-    const z = this.activate(x, "linear");
+    const z = this.affine(x, "linear");
     const { loss, dz } = ffLossAndGradient(z, numPositive, this.threshold);
     // ∂loss/∂W = dzᵀ x̂ and ∂loss/∂b = 1ᵀ dz: products, not a transpose or a column sum.
     const weight: tf.Tensor2D = xT

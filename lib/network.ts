@@ -9,7 +9,7 @@ import { combineXY, type LabelMode, negativeLabels, type NegativeMode } from "./
 import { randperm } from "./random.ts";
 import { goodness } from "./goodness.ts";
 import { writeFileAtomic } from "./files.ts";
-import { type EpochCallback, Layer, type LayerOptions } from "./layer.ts";
+import { type EpochCallback, Layer, type LayerOptions, normalizeRows } from "./layer.ts";
 
 /** Options of an {@linkcode FFNN}: every {@linkcode LayerOptions} applies to each layer. */
 export interface FFNNOptions extends Omit<LayerOptions, "weight" | "bias"> {
@@ -157,22 +157,46 @@ export class FFNN {
    * x holds images only; the label is attached here the way it was for training.
    */
   goodnessPerLabel(x: tf.Tensor2D): tf.Tensor2D {
+    const [first, ...rest] = this.layers;
     const rows = x.shape[0];
-    // One label at a time, each in its own scope: holding all ten at once would take ten
-    // copies of the data (gigabytes at 50,000 images).
+    // The first layer sees [image, label]: the label changes only the one-hot entry, and the
+    // row's length, hence its normalisation, is the same for every label. So the first product
+    // is computed once, for label 0, and label k adds a rank-one term:
+    //   z_k = z_0 + c (w_k - w_0)ᵀ,  c = the normalised label entry, w_k = W's column of label k
+    // (the same numbers as attaching each label and running the layer; tests check both ways).
+    const [z0, c] = tf.tidy(() => {
+      const x0 = normalizeRows(combineXY(x, new Int32Array(rows), this.numClasses, this.label));
+      const column = this.labelColumn(x, 0);
+      return [
+        first.affine(x0, "linear"),
+        tf.slice(x0, [0, column], [rows, 1]),
+      ];
+    });
+    // One label at a time, each in its own scope: all ten at once would take ten copies of
+    // the activations (gigabytes at 50,000 images).
     const perLabel = Array.from({ length: this.numClasses }, (_, label) =>
       tf.tidy(() => {
-        let h = combineXY(x, new Int32Array(rows).fill(label), this.numClasses, this.label);
-        let total: tf.Tensor1D = tf.zeros([rows]);
-        for (const layer of this.layers) {
+        const w = (k: number) => tf.slice(first.weight, [0, this.labelColumn(x, k)], [-1, 1]);
+        const shift = tf.transpose(tf.sub(w(label), w(0)));
+        // tfjs 4.22's wasm fused product takes only a rank-1 bias.
+        let h: tf.Tensor2D = tf.getBackend() === "wasm"
+          ? tf.relu(tf.add(z0, tf.matMul(c, shift)))
+          : tf.fused.matMul({ a: c, b: shift, bias: z0, activation: "relu" }) as tf.Tensor2D;
+        let total = goodness(h);
+        for (const layer of rest) {
           h = layer.forward(h);
           total = tf.add(total, goodness(h));
         }
         return total;
       }));
     const stacked = tf.stack(perLabel, 1) as tf.Tensor2D;
-    tf.dispose(perLabel);
+    tf.dispose([...perLabel, z0, c]);
     return stacked;
+  }
+
+  /** Index of label k's one-hot entry in the first layer's input. */
+  private labelColumn(x: tf.Tensor2D, k: number): number {
+    return this.label === "concat" ? x.shape[1] + k : k;
   }
 
   /** The label with the most goodness for every row of x: [n] int32. */

@@ -1,12 +1,20 @@
 import { assert, assertEquals, assertRejects, assertThrows } from "@std/assert";
-import { combineXY, FFNN, negativeLabels, seededRandom, setBackend, tf } from "../lib/mod.ts";
+import {
+  combineXY,
+  FFNN,
+  goodness,
+  negativeLabels,
+  seededRandom,
+  setBackend,
+  tf,
+} from "../lib/mod.ts";
 
 await setBackend("cpu");
 
-function toy(rows = 120) {
+function toy(rows = 120, features = 6) {
   const random = seededRandom(3);
   const y = Int32Array.from({ length: rows }, (_, i) => i % 10);
-  const x = tf.tensor2d(Array.from({ length: rows * 6 }, random), [rows, 6]);
+  const x = tf.tensor2d(Array.from({ length: rows * features }, random), [rows, features]);
   return { x, y };
 }
 
@@ -89,4 +97,37 @@ Deno.test("mini-batch training updates every layer on every batch and records ep
 Deno.test("dims must describe at least one layer", () => {
   assertThrows(() => new FFNN([794]), Error, "dims must list");
   assertThrows(() => new FFNN([794, 0]), Error, "dims must list");
+});
+
+Deno.test("goodness per label equals attaching each label and running every layer", async (t) => {
+  for (const backend of ["cpu", "wasm"]) {
+    for (const label of ["concat", "overlay"] as const) {
+      await t.step(`${label} on ${backend}`, async () => {
+        await setBackend(backend);
+        const { x } = toy(50, 12);
+        const width = label === "concat" ? 22 : 12;
+        const net = new FFNN([width, 9, 7], { seed: 3, label });
+        const fast = net.goodnessPerLabel(x);
+        const direct = tf.tidy(() =>
+          tf.stack(
+            Array.from({ length: 10 }, (_, k) => {
+              let h = combineXY(x, new Int32Array(50).fill(k), 10, label);
+              let total: tf.Tensor = tf.zeros([50]);
+              for (const layer of net.layers) {
+                h = layer.forward(h);
+                total = tf.add(total, goodness(h));
+              }
+              return total;
+            }),
+            1,
+          )
+        );
+        const worst = tf.tidy(() => tf.max(tf.abs(tf.sub(fast, direct))).dataSync()[0]);
+        assert(worst < 1e-5, `differs by ${worst}`);
+        tf.dispose([fast, direct, x]);
+        net.dispose();
+      });
+    }
+  }
+  await setBackend("cpu");
 });
