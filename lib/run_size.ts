@@ -48,9 +48,15 @@ export interface RunSize {
   mnistDir: string;
   /** One line saying which run size this is and what it trains, to print beside results. */
   describe(): string;
+  /**
+   * Shows `lines` with {@linkcode RunSize.describe} after them: inside Jupyter as one output
+   * that the cell awaits, elsewhere on stdout. Notebooks report through this rather than
+   * `console.log`, whose last lines in a cell the Deno kernel may send too late to be kept.
+   */
+  report(...lines: string[]): Promise<void>;
 }
 
-type Sizes = Omit<RunSize, "name" | "mnistDir" | "describe">;
+type Sizes = Omit<RunSize, "name" | "mnistDir" | "describe" | "report">;
 
 const SIZES: Record<RunSizeName, Sizes> = {
   quick: {
@@ -125,15 +131,32 @@ export function runSize(
   const name: RunSizeName = quick ? "quick" : full ? "full" : "default";
   const sizes = SIZES[name];
   const mnistDir = env("FF_MNIST_DIR") || besideLib("../data/mnist");
+  const describe = () =>
+    `run size "${name}" (${HINTS[name]}): ${count(sizes.trainSize)} training images × ` +
+    `${sizes.epochs} epochs per layer, ${count(sizes.testSize)} test images`;
   return {
     name,
     ...sizes,
     miniBatch: { ...sizes.miniBatch },
     mnistDir,
-    describe: () =>
-      `run size "${name}" (${HINTS[name]}): ${count(sizes.trainSize)} training images × ` +
-      `${sizes.epochs} epochs per layer, ${count(sizes.testSize)} test images`,
+    describe,
+    report: (...lines) => show([...lines, `(${describe()})`].join("\n")),
   };
+}
+
+/**
+ * Text as a cell output that is sent before the cell ends, or on stdout outside Jupyter.
+ * `Deno.jupyter` exists everywhere but throws when read outside the kernel, hence the try.
+ */
+async function show(text: string): Promise<void> {
+  let display: typeof Deno.jupyter.display | undefined;
+  try {
+    display = "jupyter" in Deno ? Deno.jupyter.display : undefined;
+  } catch {
+    display = undefined;
+  }
+  if (display) await display({ "text/plain": text }, { raw: true });
+  else console.log(text);
 }
 
 /**

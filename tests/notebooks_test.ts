@@ -55,6 +55,10 @@ Deno.test("committed notebooks: Deno kernel, intro first, outputs of a non-quick
     assertEquals(notebook.cells[0].cell_type, "markdown", `${name} starts with an intro`);
     const code = notebook.cells.filter((cell) => cell.cell_type === "code");
     assert(
+      !code.some((cell) => /console\.log\(/.test(text(cell.source))),
+      `${name}: report with size.report, not console.log (the kernel may drop a cell's last lines)`,
+    );
+    assert(
       code.every((cell) => (cell.outputs ?? []).length > 0 || !FIGURE_CALL.test(text(cell.source))),
       `${name}: every figure cell has its output`,
     );

@@ -86,3 +86,18 @@ Deno.test("trimTestSplit keeps the first images and labels of the test split", (
   assertStrictEquals(trimTestSplit(mnist, 9), mnist);
   assertThrows(() => trimTestSplit(mnist, 0), Error, "positive integer");
 });
+
+Deno.test("report prints its lines and the run size outside Jupyter", async () => {
+  const printed: unknown[] = [];
+  const log = console.log;
+  console.log = (...args: unknown[]) => printed.push(...args);
+  try {
+    await runSize(env({ FF_QUICK: "1" })).report("test error: 0.1234", "second line");
+  } finally {
+    console.log = log;
+  }
+  assertEquals(printed.length, 1);
+  const [text] = printed as string[];
+  assertStringIncludes(text, "test error: 0.1234\nsecond line\n");
+  assertStringIncludes(text, '(run size "quick"');
+});
