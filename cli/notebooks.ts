@@ -77,7 +77,14 @@ export const COMMITTED_FIGURE_HTML =
   `the notebook runs. plotly.js (4.7 MB) is left out of the saved notebook to keep it small.` +
   `</em></p>`;
 
-/** Text of a multi-line field, whichever way Jupyter stored it. */
+/**
+ * Text of a multi-line field, whichever way Jupyter stored it.
+ *
+ * @example
+ * ```ts
+ * text(["a\n", "b"]); // "a\nb"
+ * ```
+ */
 export function text(value: unknown): string {
   if (Array.isArray(value)) return value.join("");
   return typeof value === "string" ? value : "";
@@ -158,6 +165,12 @@ async function run(
 /**
  * Why notebooks cannot run here (no jupyter, no nbconvert, or the Deno kernelspec not found),
  * or undefined when they can.
+ *
+ * @example
+ * ```ts
+ * const missing = await jupyterMissing();
+ * Deno.test({ name: "runs 01", ignore: missing !== undefined, fn: () => {} });
+ * ```
  */
 export async function jupyterMissing(): Promise<string | undefined> {
   try {
@@ -233,7 +246,14 @@ export async function executeNotebook(
   }
 }
 
-/** Every output of every code cell, with the index of its cell. */
+/**
+ * Every output of every code cell, with the index of its cell.
+ *
+ * @example
+ * ```ts
+ * const errors = outputs(notebook).filter(({ output }) => output.output_type === "error");
+ * ```
+ */
 export function outputs(notebook: Notebook): { cell: number; output: Output }[] {
   return notebook.cells.flatMap((cell, index) =>
     (cell.outputs ?? []).map((output) => ({ cell: index, output }))
@@ -243,6 +263,11 @@ export function outputs(notebook: Notebook): { cell: number; output: Output }[] 
 /**
  * A copy of `notebook` whose first figure carries plotly.js, so that every figure draws, with
  * no network, wherever its outputs become a page (nbconvert's html, a notebook viewer).
+ *
+ * @example
+ * ```ts
+ * await Deno.writeTextFile(".out/04.ipynb", serialize(await withPlotly(notebook)));
+ * ```
  */
 export async function withPlotly(notebook: Notebook): Promise<Notebook> {
   const copy = structuredClone(notebook);
@@ -261,6 +286,13 @@ export type DrawPng = (figure: Figure) => Promise<string>;
  * A copy of `notebook` fit to commit: every figure keeps its plotly JSON and plain text, and
  * loses its html (plotly.js and the script that draws). With `drawPng` the figure gets a PNG in
  * its place, which viewers that run no scripts show; without, {@linkcode COMMITTED_FIGURE_HTML}.
+ *
+ * @example
+ * ```ts
+ * const pngs = await chromiumPngs();
+ * const committed = await forCommit(notebook, pngs?.draw);
+ * await pngs?.close();
+ * ```
  */
 export async function forCommit(notebook: Notebook, drawPng?: DrawPng): Promise<Notebook> {
   const copy = structuredClone(notebook);
@@ -306,6 +338,13 @@ function base64(bytes: Uint8Array): string {
  * A {@linkcode DrawPng} that screenshots each figure in headless Chromium, offline (plotly.js
  * from a local file), at the figure's own size or 800 × 450; undefined when there is no
  * Chromium. Call `close` to remove its temporary folder.
+ *
+ * @example
+ * ```ts
+ * const pngs = await chromiumPngs();
+ * const base64 = await pngs?.draw(lossCurves([[0.9, 0.5, 0.3]]));
+ * await pngs?.close();
+ * ```
  */
 export async function chromiumPngs(): Promise<
   { draw: DrawPng; close: () => Promise<void> } | undefined
@@ -359,7 +398,14 @@ Plotly.newPlot("figure", ${json(figure.data)}, ${
   return { draw, close: () => Deno.remove(dir, { recursive: true }).catch(() => {}) };
 }
 
-/** The notebook as Jupyter writes it: one-space indent, trailing newline. */
+/**
+ * The notebook as Jupyter writes it: one-space indent, trailing newline.
+ *
+ * @example
+ * ```ts
+ * await writeFileAtomic("notebooks/04_training.ipynb", serialize(notebook));
+ * ```
+ */
 export function serialize(notebook: Notebook): string {
   return JSON.stringify(notebook, null, 1) + "\n";
 }
@@ -367,6 +413,11 @@ export function serialize(notebook: Notebook): string {
 /**
  * Exports an executed notebook to a standalone html page in `outDir` and returns its path.
  * MathJax is left out: it would be fetched from a CDN, and the page must work offline.
+ *
+ * @example
+ * ```ts
+ * const html = await exportHtml(".out/notebooks/04_training.ipynb", ".out/notebooks");
+ * ```
  */
 export async function exportHtml(ipynbPath: string, outDir: string): Promise<string> {
   const { ok, stderr } = await run(
@@ -398,7 +449,14 @@ export interface NotebooksOptions {
   timeoutSeconds?: number;
 }
 
-/** Reads the command line; throws a one-line error for anything it cannot use. */
+/**
+ * Reads the command line; throws a one-line error for anything it cannot use.
+ *
+ * @example
+ * ```ts
+ * parseNotebooksArgs(["--quick", "04"]); // { names: ["04"], size: "quick", inplace: false, ... }
+ * ```
+ */
 export function parseNotebooksArgs(args: string[]): NotebooksOptions | "help" {
   let parsed;
   try {

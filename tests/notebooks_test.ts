@@ -1,6 +1,13 @@
 // The notebooks: each runs top to bottom in a fresh Deno kernel (quick run size), draws every
 // figure it means to, type-checks, and is committed small, with the outputs of a real run.
-import { assert, assertEquals, assertGreater, assertLess, assertMatch } from "@std/assert";
+import {
+  assert,
+  assertEquals,
+  assertGreater,
+  assertLess,
+  assertMatch,
+  assertThrows,
+} from "@std/assert";
 import {
   COMMITTED_FIGURE_HTML,
   executeNotebook,
@@ -9,6 +16,7 @@ import {
   listNotebooks,
   type Notebook,
   outputs,
+  parseNotebooksArgs,
   text,
   withPlotly,
 } from "../cli/notebooks.ts";
@@ -41,8 +49,30 @@ function printed(notebook: Notebook): string {
   ).join("\n");
 }
 
-Deno.test("the five notebooks are there, in order", () => {
+Deno.test("the five notebooks are there, in order, and can be picked by prefix", () => {
   assertEquals(listNotebooks().map(stem), EXPECTED);
+  assertEquals(listNotebooks(["04", "01_positive_negative_data.ipynb"]).map(stem), [
+    "04_training",
+    "01_positive_negative_data",
+  ]);
+  assertThrows(() => listNotebooks(["0"]), Error, "matches more than one notebook");
+  assertThrows(() => listNotebooks(["99"]), Error, "use one of 01_positive_negative_data");
+});
+
+Deno.test("deno task notebooks reads its flags or says what is wrong", () => {
+  const options = parseNotebooksArgs(["--quick", "--timeout", "60", "02", "03"]);
+  assert(options !== "help");
+  assertEquals([options.names, options.size, options.inplace, options.timeoutSeconds], [
+    ["02", "03"],
+    "quick",
+    false,
+    60,
+  ]);
+  assertEquals(parseNotebooksArgs(["--help"]), "help");
+  assertThrows(() => parseNotebooksArgs(["--quick", "--full"]), Error, "exclude each other");
+  assertThrows(() => parseNotebooksArgs(["--inplace", "--out", "x"]), Error, "leave out --out");
+  assertThrows(() => parseNotebooksArgs(["--timeout", "soon"]), Error, "--timeout must be");
+  assertThrows(() => parseNotebooksArgs(["--fast"]), Error, "see --help");
 });
 
 Deno.test("committed notebooks: Deno kernel, intro first, outputs of a non-quick run, < 1 MB", async () => {
