@@ -14,17 +14,15 @@ import { ADAM_UPDATE } from "./adam.ts";
 import { allocateOutput } from "./blas.ts";
 import { FF_LOSS_GRAD, GOODNESS, NORMALIZE_ROWS } from "./goodness.ts";
 
+type KernelArgs = Parameters<tf.KernelFunc>[0];
+
 /** softplus(u) = log(1 + eᵘ), written so that it neither overflows nor loses small values. */
 function softplus(u: number): number {
   return Math.max(u, 0) + Math.log1p(Math.exp(-Math.abs(u)));
 }
 
 function ffLossGradKernel(
-  { inputs, backend, attrs }: {
-    inputs: tf.NamedTensorInfoMap;
-    backend: unknown;
-    attrs?: tf.NamedAttrMap;
-  },
+  { inputs, backend, attrs }: KernelArgs,
 ): tf.TensorInfo[] {
   const cpu = backend as MathBackendCPU;
   const z = inputs.z as tf.TensorInfo;
@@ -56,7 +54,7 @@ function ffLossGradKernel(
 }
 
 function normalizeRowsKernel(
-  { inputs, backend }: { inputs: tf.NamedTensorInfoMap; backend: unknown },
+  { inputs, backend }: KernelArgs,
 ): tf.TensorInfo {
   const cpu = backend as MathBackendCPU;
   const x = inputs.x as tf.TensorInfo;
@@ -75,7 +73,7 @@ function normalizeRowsKernel(
 }
 
 function goodnessKernel(
-  { inputs, backend }: { inputs: tf.NamedTensorInfoMap; backend: unknown },
+  { inputs, backend }: KernelArgs,
 ): tf.TensorInfo {
   const cpu = backend as MathBackendCPU;
   const h = inputs.h as tf.TensorInfo;
@@ -91,11 +89,7 @@ function goodnessKernel(
 }
 
 function adamUpdateKernel(
-  { inputs, backend, attrs }: {
-    inputs: tf.NamedTensorInfoMap;
-    backend: unknown;
-    attrs?: tf.NamedAttrMap;
-  },
+  { inputs, backend, attrs }: KernelArgs,
 ): tf.TensorInfo[] {
   const cpu = backend as MathBackendCPU;
   const [p, m, v, g] = ["p", "m", "v", "g"].map((name) =>

@@ -196,14 +196,7 @@ export class Layer {
         this.losses.push(value);
         await onEpoch?.({ layer, layers, epoch, epochs: this.epochs, loss: value });
       }
-      return tf.tidy((): [tf.Tensor2D, tf.Tensor2D] => {
-        const h = this.affine(inputs.x, "relu");
-        const rows = xPositive.shape[0];
-        return [
-          tf.slice2d(h, [0, 0], [rows, this.outFeatures]),
-          tf.slice2d(h, [rows, 0], [xNegative.shape[0], this.outFeatures]),
-        ];
-      });
+      return tf.tidy(() => splitRows(this.affine(inputs.x, "relu"), inputs.numPositive));
     } finally {
       tf.dispose([inputs.x, inputs.ones, inputs.xT ?? []]);
     }
@@ -222,13 +215,8 @@ export class Layer {
     try {
       return tf.tidy(() => {
         const { loss, z } = this.adamStep(inputs);
-        const h = tf.relu(z);
-        const rows = xPositive.shape[0];
-        return {
-          loss,
-          hPositive: tf.slice2d(h, [0, 0], [rows, this.outFeatures]),
-          hNegative: tf.slice2d(h, [rows, 0], [xNegative.shape[0], this.outFeatures]),
-        };
+        const [hPositive, hNegative] = splitRows(tf.relu(z), inputs.numPositive);
+        return { loss, hPositive, hNegative };
       });
     } finally {
       tf.dispose([inputs.x, inputs.ones, inputs.xT ?? []]);
@@ -325,6 +313,15 @@ export interface TrainingInputs {
   /** x̂ transposed, on backends that multiply transposed operands slowly (wasm). */
   xT?: tf.Tensor2D;
   numPositive: number;
+}
+
+/** The positive rows (the first `numPositive`) and the negative rows of h. */
+function splitRows(h: tf.Tensor2D, numPositive: number): [tf.Tensor2D, tf.Tensor2D] {
+  const [rows, width] = h.shape;
+  return [
+    tf.slice2d(h, [0, 0], [numPositive, width]),
+    tf.slice2d(h, [numPositive, 0], [rows - numPositive, width]),
+  ];
 }
 
 /**
