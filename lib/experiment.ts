@@ -127,13 +127,7 @@ export async function runExperiment(
   { onEpoch }: { onEpoch?: EpochCallback } = {},
 ): Promise<ExperimentResult> {
   const dims = checkConfig(config, data);
-  const { x, y } = pick(
-    data.train,
-    randperm(data.train.count, config.seed).subarray(0, config.trainSize),
-  );
-  const yNegative = negativeLabels(y, { mode: config.negatives, seed: config.seed + 1 });
-  const xPositive = combineXY(x, y, 10, config.label);
-  const xNegative = combineXY(x, yNegative, 10, config.label);
+  const rows = randperm(data.train.count, config.seed).subarray(0, config.trainSize);
   const net = new FFNN(dims, {
     epochs: config.epochs,
     threshold: config.threshold,
@@ -143,17 +137,12 @@ export async function runExperiment(
   });
   try {
     const start = performance.now();
-    if (config.batchSize) {
-      await net.trainMiniBatch(x, y, { ...config, batchSize: config.batchSize, onEpoch });
-    } else {
-      await net.train(xPositive, xNegative, { onEpoch });
-    }
+    await train(net, pick(data.train, rows), config, onEpoch);
     const trainSeconds = (performance.now() - start) / 1000;
-    tf.dispose([xPositive, xNegative]);
-    const trainError = await errorRate(net, x, y);
-    const test = pick(data.test, Int32Array.from({ length: data.test.count }, (_, i) => i));
-    const testError = await errorRate(net, test.x, test.y);
-    test.x.dispose();
+    // Scored on freshly picked copies: the training tensors are gone by now, which keeps the
+    // run's peak memory down.
+    const trainError = await scored(net, pick(data.train, rows));
+    const testError = await scored(net, pick(data.test, Array.from(data.test.labels.keys())));
     return {
       config: { ...config, dims },
       trainError,
@@ -165,7 +154,39 @@ export async function runExperiment(
   } catch (e) {
     net.dispose();
     throw e;
+  }
+}
+
+/** The post's full-batch training, or mini-batches when `config.batchSize` is set. */
+async function train(
+  net: FFNN,
+  { x, y }: { x: tf.Tensor2D; y: Int32Array },
+  config: ExperimentConfig,
+  onEpoch?: EpochCallback,
+): Promise<void> {
+  try {
+    if (config.batchSize) {
+      await net.trainMiniBatch(x, y, { ...config, batchSize: config.batchSize, onEpoch });
+      return;
+    }
+    const yNegative = negativeLabels(y, { mode: config.negatives, seed: config.seed + 1 });
+    const xPositive = combineXY(x, y, 10, config.label);
+    const xNegative = combineXY(x, yNegative, 10, config.label);
+    x.dispose();
+    try {
+      await net.train(xPositive, xNegative, { onEpoch });
+    } finally {
+      tf.dispose([xPositive, xNegative]);
+    }
   } finally {
-    tf.dispose([x, xPositive, xNegative]);
+    x.dispose();
+  }
+}
+
+async function scored(net: FFNN, { x, y }: { x: tf.Tensor2D; y: Int32Array }): Promise<number> {
+  try {
+    return await errorRate(net, x, y);
+  } finally {
+    x.dispose();
   }
 }
