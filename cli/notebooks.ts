@@ -198,11 +198,44 @@ export interface ExecuteOptions {
   log?: "inherit" | "piped";
   /** More environment variables for the kernel, e.g. `FF_MNIST_DIR`. */
   env?: Record<string, string>;
+  /** Runs allowed while outputs go missing (see {@linkcode missingOutputs}). Default 3. */
+  attempts?: number;
 }
 
 /**
- * Runs a notebook top to bottom in a fresh Deno kernel and returns the executed notebook.
- * Throws if a cell fails, with Jupyter's account of the failure.
+ * A statement at the top level of a cell (not indented) that shows one output: a report or a
+ * display. Each such statement must have left an output.
+ */
+const SHOWS_ONE = /^await (?:size\.report|Deno\.jupyter\.display)\(/gm;
+
+/**
+ * The outputs an executed notebook lacks, one line per cell: cells with fewer outputs than
+ * top-level `await size.report(…)` and `await Deno.jupyter.display(…)` statements.
+ *
+ * Why look: the Deno kernel now and then drops an output on its way to Jupyter (its iopub
+ * socket discards a message when Jupyter reads too slowly, as on a busy machine), and a
+ * notebook that lost one is not fit to read or commit.
+ *
+ * @example
+ * ```ts
+ * missingOutputs(notebook); // ["cell 7: 1 of 2 outputs"]
+ * ```
+ */
+export function missingOutputs(notebook: Notebook): string[] {
+  return notebook.cells.flatMap((cell, index) => {
+    if (cell.cell_type !== "code") return [];
+    const expected = text(cell.source).match(SHOWS_ONE)?.length ?? 0;
+    const shown = (cell.outputs ?? []).filter((output) =>
+      output.output_type === "display_data" || output.output_type === "execute_result"
+    ).length;
+    return shown < expected ? [`cell ${index}: ${shown} of ${expected} outputs`] : [];
+  });
+}
+
+/**
+ * Runs a notebook top to bottom in a fresh Deno kernel and returns the executed notebook,
+ * running it again (up to `attempts` runs) while outputs are missing. Throws if a cell fails,
+ * with Jupyter's account of the failure, or if every run lost outputs.
  *
  * @example
  * ```ts
@@ -211,7 +244,22 @@ export interface ExecuteOptions {
  */
 export async function executeNotebook(
   path: string,
-  { size, timeoutSeconds, log = "piped", env }: ExecuteOptions = {},
+  { attempts = 3, ...options }: ExecuteOptions = {},
+): Promise<{ notebook: Notebook; seconds: number }> {
+  const name = path.replace(/^.*\//, "");
+  for (let attempt = 1;; attempt++) {
+    const result = await executeOnce(path, options);
+    const missing = missingOutputs(result.notebook);
+    if (missing.length === 0) return result;
+    const lost = `${name} lost outputs on the way from the kernel (${missing.join("; ")})`;
+    if (attempt >= attempts) throw new Error(`${lost} in each of ${attempts} runs`);
+    console.error(`${lost}: running it again`);
+  }
+}
+
+async function executeOnce(
+  path: string,
+  { size, timeoutSeconds, log = "piped", env }: ExecuteOptions,
 ): Promise<{ notebook: Notebook; seconds: number }> {
   const dir = await Deno.makeTempDir({ prefix: "ff-notebook-" });
   const name = path.replace(/^.*\//, "");

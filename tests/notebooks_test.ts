@@ -14,6 +14,7 @@ import {
   forCommit,
   jupyterMissing,
   listNotebooks,
+  missingOutputs,
   type Notebook,
   outputs,
   parseNotebooksArgs,
@@ -92,6 +93,7 @@ Deno.test("committed notebooks: Deno kernel, intro first, outputs of a non-quick
       code.every((cell) => (cell.outputs ?? []).length > 0 || !FIGURE_CALL.test(text(cell.source))),
       `${name}: every figure cell has its output`,
     );
+    assertEquals(missingOutputs(notebook), [], `${name} was committed with outputs missing`);
     const all = printed(notebook);
     assert(!all.includes('run size "quick"'), `${name} was committed with quick-run outputs`);
     assertMatch(all, /run size "(default|full)"/, `${name} says which run size made its outputs`);
@@ -171,6 +173,31 @@ Deno.test("forCommit keeps the plotly JSON and drops scripts, for a PNG or a not
     assertEquals(output.data?.["text/plain"] !== undefined, true);
   }
   assertEquals(outputs(withPng)[0].output.text, "hello\n");
+});
+
+Deno.test("missingOutputs counts the top-level reports and displays of each cell", () => {
+  const cell = (source: string, shown: number) => ({
+    cell_type: "code" as const,
+    source,
+    metadata: {},
+    outputs: Array.from({ length: shown }, () => ({
+      output_type: "display_data" as const,
+      data: { "text/plain": "x" },
+    })),
+  });
+  const notebook: Notebook = {
+    cells: [
+      cell("await size.report(`a`);\nawait Deno.jupyter.display(plot);", 2),
+      cell("await size.report(`a`);\nconst x = 1;\nawait size.report(\n  `b`,\n);", 1),
+      // Indented: inside a function or a branch, it may or may not run.
+      cell("async function f() {\n  await size.report(`a`);\n}", 0),
+      { cell_type: "markdown", source: "await size.report(`not code`)", metadata: {} },
+    ],
+    metadata: {},
+    nbformat: 4,
+    nbformat_minor: 5,
+  };
+  assertEquals(missingOutputs(notebook), ["cell 1: 1 of 2 outputs"]);
 });
 
 Deno.test("the notebooks' code type-checks", async () => {
