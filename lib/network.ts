@@ -82,7 +82,7 @@ export class FFNN {
    * Mini-batch training, which the post does not do: every epoch shuffles the images, draws
    * fresh negative labels, and on every batch each layer takes one Adam step and hands its
    * outputs to the next. Same loss, same optimiser; `losses` records each epoch's mean batch
-   * loss per layer.
+   * loss per layer, and `onEpoch` hears once per epoch (layer 0 of 1, the layers' mean loss).
    *
    * @param x images without labels, [n, features]
    * @param y their labels
@@ -147,8 +147,11 @@ export class FFNN {
           );
         }
         layer.losses.push(loss);
-        await onEpoch?.({ layer: i, layers: this.layers.length, epoch, epochs, loss });
       }
+      // Every layer learns in every epoch here, so progress counts epochs of the whole
+      // network (as one "layer"), with the layers' mean loss.
+      const loss = sums.reduce((a, b) => a + b) / (batches * sums.length);
+      await onEpoch?.({ layer: 0, layers: 1, epoch, epochs, loss });
     }
   }
 

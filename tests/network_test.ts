@@ -78,10 +78,12 @@ Deno.test("mini-batch training updates every layer on every batch and records ep
     batchSize: 50,
     epochs: 3,
     seed: 1,
-    onEpoch: () => {
+    onEpoch: ({ layer, layers, epoch }) => {
+      assertEquals([layer, layers, epoch], [0, 1, counts.length + 1], "one report per epoch");
       counts.push(tf.memory().numTensors);
     },
   });
+  assertEquals(counts.length, 3);
   assertEquals(net.losses.map((l) => l.length), [3, 3]);
   assert(Array.from(net.layers[1].weight.dataSync()).some((v, i) => v !== before[i]));
   assertEquals(counts.at(-1), counts[0], `tensors per epoch: ${counts.join(", ")}`);
