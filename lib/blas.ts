@@ -465,7 +465,7 @@ function fusedMatMulKernel(sgemm: Sgemm, cpuFusedMatMul: tf.KernelFunc): tf.Kern
     const n = transposeB ? b.shape[b.shape.length - 2] : b.shape[b.shape.length - 1];
     const outRank = Math.max(a.shape.length, b.shape.length);
     const m = transposeA ? a.shape[a.shape.length - 1] : a.shape[a.shape.length - 2];
-    const rowBias = bias &&
+    const sgemmBias = bias &&
       (row(backend, bias, n, outRank) ?? whole(backend, bias, outRank === 2 ? [m, n] : []));
     const product = batchedProduct(
       backend,
@@ -474,10 +474,10 @@ function fusedMatMulKernel(sgemm: Sgemm, cpuFusedMatMul: tf.KernelFunc): tf.Kern
       operand(backend, b),
       transposeA,
       transposeB,
-      rowBias,
+      sgemmBias,
     );
     let out = backend.makeTensorInfo(product.shape, "float32", product.values);
-    if (bias && rowBias === undefined) {
+    if (bias && sgemmBias === undefined) {
       // A bias that varies along rows or batches: broadcast it with the cpu Add kernel.
       out = replacing(backend, out, kernel(tf.Add)({ inputs: { a: out, b: bias }, backend }));
     }
