@@ -2,22 +2,14 @@ import { assert, assertEquals, assertRejects, assertStringIncludes } from "@std/
 import { fileURLToPath } from "node:url";
 import { MNIST_FILES } from "../lib/mnist.ts";
 import { fetchMnist, MIRROR_ENV, MNIST_SHA256 } from "../lib/mnist_fetch.ts";
+import { exists } from "./shared.ts";
 
 const SHARED_MNIST = fileURLToPath(new URL("../../shared/data/mnist/", import.meta.url));
-const sharedMissing = !existsSync(`${SHARED_MNIST}/SHA256SUMS`) && Deno.env.get("CI") !== "true";
+const sharedMissing = !exists(`${SHARED_MNIST}/SHA256SUMS`) && Deno.env.get("CI") !== "true";
 if (sharedMissing) console.log(`ignoring the local-mirror tests: ${SHARED_MNIST} is absent`);
 
 const NAMES = Object.values(MNIST_FILES);
 const quiet = () => {};
-
-function existsSync(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function sha256(path: string): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-256", await Deno.readFile(path));

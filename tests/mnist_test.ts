@@ -20,20 +20,12 @@ import {
   parseIdx,
   readIdxGz,
 } from "../lib/mnist.ts";
+import { exists } from "./shared.ts";
 
 const SHARED_MNIST = fileURLToPath(new URL("../../shared/data/mnist/", import.meta.url));
-const sharedMissing = !existsSync(`${SHARED_MNIST}/${MNIST_FILES.trainImages}`) &&
+const sharedMissing = !exists(`${SHARED_MNIST}/${MNIST_FILES.trainImages}`) &&
   Deno.env.get("CI") !== "true";
 if (sharedMissing) console.log(`ignoring the real-MNIST tests: ${SHARED_MNIST} is absent`);
-
-function existsSync(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** An IDX file of unsigned bytes: magic 0x000008<rank>, big-endian dims, then `data`. */
 function idx(dims: number[], data: ArrayLike<number>, magic = 0x0800 + dims.length): Uint8Array {

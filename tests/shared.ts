@@ -9,11 +9,16 @@
 /** Absolute path of `relative` inside ../shared, or undefined when it is not there. */
 export function sharedPath(relative: string): string | undefined {
   const path = new URL(`../../shared/${relative}`, import.meta.url).pathname;
+  return exists(path) ? path : undefined;
+}
+
+/** True when something is at `path`. */
+export function exists(path: string): boolean {
   try {
     Deno.statSync(path);
-    return path;
+    return true;
   } catch {
-    return undefined;
+    return false;
   }
 }
 
