@@ -1,7 +1,8 @@
 /**
  * `deno task bench:compare`: our full-batch training beside the PyTorch reference
  * (../shared/reference/blog_reference.py, the post's code) on the same machine, one after the
- * other, at the same sizes: seconds per epoch per layer, their ratio, peak memory, errors.
+ * other, at the same sizes: seconds per epoch (overall and per layer), their ratios, training
+ * and wall seconds (wall: the whole command, loading and scoring included), peak memory, errors.
  *
  *   deno task bench:compare [--epochs 20] [--sizes 10000,50000] [--backend blas]
  *
@@ -45,17 +46,33 @@ try {
   Deno.exit(1);
 }
 
-// The reference measured with resource's ru_maxrss (peak resident memory, KiB on Linux).
-const withPeak =
-  "import resource, runpy, sys; sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__'); " +
-  "print('peak', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)";
+// The reference run as it is, with two measurements added from outside: each layer's
+// Layer.train wall time (perf_counter), and peak resident memory (ru_maxrss, KiB on Linux).
+const measured = `
+import json, resource, runpy, sys, time
+sys.argv = sys.argv[1:]
+reference = runpy.run_path(sys.argv[0], run_name="reference")
+Layer, train, seconds = reference["Layer"], reference["Layer"].train, []
+def timed(self, *args):
+    start = time.perf_counter()
+    result = train(self, *args)
+    seconds.append(time.perf_counter() - start)
+    return result
+Layer.train = timed
+reference["main"]()
+print("layers", json.dumps(seconds), file=sys.stderr)
+print("peak", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)
+`;
+
+const perLayer = (seconds: number[]) => seconds.map((s) => s.toFixed(3)).join(" / ");
 
 console.log(
-  "| images | epochs | ours s/epoch/layer | PyTorch s/epoch/layer | ratio | ours peak MiB | PyTorch peak MiB | ours test error | PyTorch test error |",
+  "| images | epochs | ours s/epoch/layer | PyTorch s/epoch/layer | ratio | ours by layer | PyTorch by layer | ratio by layer | ours training s | PyTorch training s | ours wall s | PyTorch wall s | ours peak MiB | PyTorch peak MiB | ours test error | PyTorch test error |",
 );
-console.log("|---|---|---|---|---|---|---|---|---|");
+console.log(`|${"---|".repeat(16)}`);
 for (const size of sizes) {
   const out = await Deno.makeTempDir();
+  let started = performance.now();
   await run(Deno.execPath(), [
     "run",
     "-A",
@@ -71,21 +88,30 @@ for (const size of sizes) {
     "--out",
     out,
   ]);
+  const ourWall = (performance.now() - started) / 1000;
   const ours = JSON.parse(await Deno.readTextFile(`${out}/metrics.json`));
+  started = performance.now();
   const torch = await run(
     python,
-    ["-c", withPeak, reference, mnist, String(size), String(epochs)],
-    {
-      OMP_NUM_THREADS: "2",
-    },
+    ["-c", measured, reference, mnist, String(size), String(epochs)],
+    { OMP_NUM_THREADS: "2" },
   );
+  const theirWall = (performance.now() - started) / 1000;
   const theirs = JSON.parse(torch.out);
   const theirPeak = Number(torch.err.match(/peak (\d+)/)?.[1]) / 1024;
+  const theirLayers = (JSON.parse(torch.err.match(/layers (.*)/)?.[1] ?? "[]") as number[])
+    .map((s) => s / epochs);
+  const ourLayers: number[] = ours.seconds_per_epoch_by_layer;
   const ratio = ours.seconds_per_epoch_per_layer / theirs.seconds_per_epoch_per_layer;
+  const ratios = ourLayers.map((s, layer) => s / theirLayers[layer]);
   console.log(
     `| ${size} | ${epochs} | ${ours.seconds_per_epoch_per_layer.toFixed(3)} | ${
       theirs.seconds_per_epoch_per_layer.toFixed(3)
-    } | ${ratio.toFixed(2)} | ${ours.peak_memory_mib?.toFixed(0)} | ${theirPeak.toFixed(0)} | ${
+    } | ${ratio.toFixed(2)} | ${perLayer(ourLayers)} | ${perLayer(theirLayers)} | ${
+      ratios.map((r) => r.toFixed(2)).join(" / ")
+    } | ${ours.train_seconds.toFixed(0)} | ${theirs.train_seconds.toFixed(0)} | ${
+      ourWall.toFixed(0)
+    } | ${theirWall.toFixed(0)} | ${ours.peak_memory_mib?.toFixed(0)} | ${theirPeak.toFixed(0)} | ${
       ours.test_error.toFixed(4)
     } | ${theirs.test_error.toFixed(4)} |`,
   );

@@ -182,6 +182,7 @@ async function main(args: string[]): Promise<void> {
     train_seconds: result.trainSeconds,
     seconds,
     seconds_per_epoch_per_layer: result.trainSeconds / (config.epochs * result.net.layers.length),
+    seconds_per_epoch_by_layer: result.secondsPerEpochByLayer,
     losses: result.losses,
     peak_memory_mib: peakMemoryMiB() ?? Math.max(sampledPeak, Deno.memoryUsage().rss) / 2 ** 20,
     tfjs: tf.version_core,

@@ -50,6 +50,11 @@ export interface ExperimentResult {
   testError: number;
   /** Seconds spent in `FFNN.train`. */
   trainSeconds: number;
+  /**
+   * Seconds per epoch of each layer: the time from one epoch's report to the next, so a layer's
+   * first epoch also pays for preparing its input. One entry for mini-batch training.
+   */
+  secondsPerEpochByLayer: number[];
   /** Losses per layer per epoch. */
   losses: number[][];
   /** The trained network; dispose it when done. */
@@ -137,7 +142,8 @@ export async function runExperiment(
   });
   try {
     const start = performance.now();
-    await train(net, pick(data.train, rows), config, onEpoch);
+    const timed = epochTimer(start, onEpoch);
+    await train(net, pick(data.train, rows), config, timed.onEpoch);
     const trainSeconds = (performance.now() - start) / 1000;
     // Scored on freshly picked copies: the training tensors are gone by now, which keeps the
     // run's peak memory down.
@@ -148,6 +154,7 @@ export async function runExperiment(
       trainError,
       testError,
       trainSeconds,
+      secondsPerEpochByLayer: timed.secondsPerEpochByLayer(),
       losses: net.losses,
       net,
     };
@@ -155,6 +162,24 @@ export async function runExperiment(
     net.dispose();
     throw e;
   }
+}
+
+/** Wraps `onEpoch` to add up, per layer, the seconds between consecutive epoch reports. */
+function epochTimer(start: number, onEpoch?: EpochCallback) {
+  const seconds: number[] = [];
+  const epochs: number[] = [];
+  let last = start;
+  return {
+    onEpoch: (progress: Parameters<EpochCallback>[0]) => {
+      const now = performance.now();
+      seconds[progress.layer] = (seconds[progress.layer] ?? 0) + (now - last) / 1000;
+      epochs[progress.layer] = (epochs[progress.layer] ?? 0) + 1;
+      const done = onEpoch?.(progress);
+      // The caller's own work (progress bars, plots) is not the layer's.
+      return Promise.resolve(done).then(() => void (last = performance.now()));
+    },
+    secondsPerEpochByLayer: () => seconds.map((s, layer) => s / epochs[layer]),
+  };
 }
 
 /** The post's full-batch training, or mini-batches when `config.batchSize` is set. */

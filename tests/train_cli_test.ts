@@ -57,6 +57,11 @@ Deno.test({
     assertEquals(metrics.losses.map((l: number[]) => l.length), [3, 3]);
     assertEquals(metrics.backend, await setBackend("auto"));
     assert(metrics.test_error > 0 && metrics.test_error < 1);
+    // Each layer's epochs add up to no more than the whole training time.
+    assertEquals(metrics.seconds_per_epoch_by_layer.length, 2);
+    const layerSeconds = metrics.seconds_per_epoch_by_layer.map((s: number) => s * 3);
+    assert(layerSeconds.every((s: number) => s > 0), `${layerSeconds}`);
+    assert(layerSeconds[0] + layerSeconds[1] <= metrics.train_seconds, `${layerSeconds}`);
     const report = await Deno.readTextFile(`${out}/report.html`);
     assertStringIncludes(report, "Plotly.newPlot");
 
