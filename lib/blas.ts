@@ -47,6 +47,11 @@ export class PooledCPUBackend extends MathBackendCPU {
     return values;
   }
 
+  /** Lets go of every free buffer; call when the sizes in use are about to change. */
+  releaseFree(): void {
+    this.free.clear();
+  }
+
   override write(values: tf.backend_util.BackendValues, shape: number[], dtype: tf.DataType) {
     const dataId = super.write(values, shape, dtype);
     this.count(values, 1);
@@ -100,6 +105,15 @@ const POOL_MIN_BYTES = 1 << 20;
 /** A buffer for an output of `length` floats, from the backend's pool when it has one. */
 export function allocateOutput(backend: unknown, length: number): Float32Array {
   return backend instanceof PooledCPUBackend ? backend.allocate(length) : new Float32Array(length);
+}
+
+/**
+ * Frees the current backend's recycled buffers, if it keeps any: a layer's training is done and
+ * the next one works on other sizes, so holding them would only raise the peak memory.
+ */
+export function releasePooledMemory(): void {
+  const backend = tf.backend();
+  if (backend instanceof PooledCPUBackend) backend.releaseFree();
 }
 
 /** The name the backend registers under, for `tf.setBackend`. */

@@ -9,6 +9,7 @@
  * @module
  */
 import { Adam } from "./adam.ts";
+import { releasePooledMemory } from "./blas.ts";
 import { tf } from "./deps.ts";
 import { ffLoss, ffLossAndGradient, goodness, NORMALIZE_ROWS } from "./goodness.ts";
 import { uniform } from "./random.ts";
@@ -199,6 +200,7 @@ export class Layer {
       return tf.tidy(() => splitRows(this.affine(inputs.x, "relu"), inputs.numPositive));
     } finally {
       tf.dispose([inputs.x, inputs.ones, inputs.xT ?? []]);
+      releasePooledMemory();
     }
   }
 
