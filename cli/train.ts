@@ -213,8 +213,13 @@ async function main(args: string[]): Promise<void> {
 /**
  * The process's peak resident memory (Linux's VmHWM, which Deno lets only --allow-all read);
  * null where unreadable, and then metrics.json has the largest resident size seen after an epoch.
+ *
+ * @example
+ * ```ts
+ * console.log(`peak: ${peakMemoryMiB() ?? "unreadable"} MiB`);
+ * ```
  */
-function peakMemoryMiB(): number | null {
+export function peakMemoryMiB(): number | null {
   try {
     const status = Deno.readTextFileSync("/proc/self/status");
     return Number(status.match(/VmHWM:\s+(\d+) kB/)?.[1]) / 1024 || null;

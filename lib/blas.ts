@@ -372,8 +372,7 @@ function float32Values(backend: MathBackendCPU, info: tf.TensorInfo): Float32Arr
 /**
  * `a·b` for every matrix in the (broadcast) batch, as tfjs's BatchMatMul: the last two axes are
  * the matrices, the leading ones the batch. With `bias` (one row of length n, or the whole
- * output) every output row starts
- * as the bias and sgemm adds the product to it (beta = 1).
+ * output) the output starts as the bias and sgemm adds the product to it (beta = 1).
  */
 function batchedProduct(
   backend: MathBackendCPU,
