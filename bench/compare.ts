@@ -5,6 +5,14 @@
  * and wall seconds (wall: the whole command, loading and scoring included), peak memory, errors.
  *
  *   deno task bench:compare [--epochs 20] [--sizes 10000,50000] [--backend blas]
+ *                           [--reference-malloc kept|system]
+ *
+ * `--reference-malloc kept` (the default) runs the reference with glibc's malloc told to keep the
+ * memory it frees (GLIBC_TUNABLES: no mmap, no trimming). Why: PyTorch makes its large
+ * activations afresh every epoch, and by default glibc hands such blocks back to the kernel on
+ * free, so every epoch pays a page fault per 4 KiB to touch them again; on virtual machines where
+ * that is slow (here ~14 µs a page) it makes the reference several times slower, which would flatter
+ * us. `system` runs it as installed.
  *
  * Needs /usr/bin/python3 with torch (Debian: apt-get install python3-torch) and the reference
  * script beside the repository; says so and stops when either is missing.
@@ -19,6 +27,7 @@ const flags = parseArgs({
     epochs: { type: "string", default: "20" },
     sizes: { type: "string", default: "10000,50000" },
     backend: { type: "string", default: "blas" },
+    "reference-malloc": { type: "string", default: "kept" },
   },
 }).values;
 const epochs = Number(flags.epochs);
@@ -27,6 +36,15 @@ const root = new URL("..", import.meta.url).pathname;
 const reference = new URL("../../shared/reference/blog_reference.py", import.meta.url).pathname;
 const mnist = new URL("../../shared/data/mnist", import.meta.url).pathname;
 const python = "/usr/bin/python3";
+const mallocEnv: Record<string, Record<string, string>> = {
+  kept: { GLIBC_TUNABLES: "glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=1099511627776" },
+  system: {},
+};
+const referenceEnv = mallocEnv[flags["reference-malloc"]];
+if (referenceEnv === undefined) {
+  console.error(`--reference-malloc must be kept or system, got ${flags["reference-malloc"]}`);
+  Deno.exit(1);
+}
 
 async function run(command: string, args: string[], env: Record<string, string> = {}) {
   const { code, stdout, stderr } = await new Deno.Command(command, { args, env, cwd: root })
@@ -66,6 +84,7 @@ print("peak", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stder
 
 const perLayer = (seconds: number[]) => seconds.map((s) => s.toFixed(3)).join(" / ");
 
+console.log(`PyTorch reference with malloc ${flags["reference-malloc"]}`);
 console.log(
   "| images | epochs | ours s/epoch/layer | PyTorch s/epoch/layer | ratio | ours by layer | PyTorch by layer | ratio by layer | ours training s | PyTorch training s | ours wall s | PyTorch wall s | ours peak MiB | PyTorch peak MiB | ours test error | PyTorch test error |",
 );
@@ -94,7 +113,7 @@ for (const size of sizes) {
   const torch = await run(
     python,
     ["-c", measured, reference, mnist, String(size), String(epochs)],
-    { OMP_NUM_THREADS: "2" },
+    { OMP_NUM_THREADS: "2", ...referenceEnv },
   );
   const theirWall = (performance.now() - started) / 1000;
   const theirs = JSON.parse(torch.out);
