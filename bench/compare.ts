@@ -86,9 +86,9 @@ const perLayer = (seconds: number[]) => seconds.map((s) => s.toFixed(3)).join(" 
 
 console.log(`PyTorch reference with malloc ${flags["reference-malloc"]}`);
 console.log(
-  "| images | epochs | ours s/epoch/layer | PyTorch s/epoch/layer | ratio | ours by layer | PyTorch by layer | ratio by layer | ours training s | PyTorch training s | ours wall s | PyTorch wall s | ours peak MiB | PyTorch peak MiB | ours test error | PyTorch test error |",
+  "| images | epochs | ours s/epoch/layer | PyTorch s/epoch/layer | ratio | ours by layer | PyTorch by layer | ratio by layer | ours training s | PyTorch training s | ours wall s | PyTorch wall s | ours peak MiB | PyTorch peak MiB | ours training error | PyTorch training error | ours test error | PyTorch test error |",
 );
-console.log(`|${"---|".repeat(16)}`);
+console.log(`|${"---|".repeat(18)}`);
 for (const size of sizes) {
   const out = await Deno.makeTempDir();
   let started = performance.now();
@@ -131,8 +131,10 @@ for (const size of sizes) {
     } | ${ours.train_seconds.toFixed(0)} | ${theirs.train_seconds.toFixed(0)} | ${
       ourWall.toFixed(0)
     } | ${theirWall.toFixed(0)} | ${ours.peak_memory_mib?.toFixed(0)} | ${theirPeak.toFixed(0)} | ${
-      ours.test_error.toFixed(4)
-    } | ${theirs.test_error.toFixed(4)} |`,
+      ours.train_error.toFixed(4)
+    } | ${theirs.train_error.toFixed(4)} | ${ours.test_error.toFixed(4)} | ${
+      theirs.test_error.toFixed(4)
+    } |`,
   );
   await Deno.remove(out, { recursive: true });
 }
