@@ -172,6 +172,22 @@ async function main(args: string[]): Promise<void> {
   console.log(`Test error: ${result.testError.toFixed(4)}${subsetWarning}`);
 
   await Deno.mkdir(options.out, { recursive: true });
+  await result.net.save(`${options.out}/weights.json`);
+  await writeReport(`${options.out}/report.html`, {
+    title: `Forward-Forward on MNIST: test error ${result.testError.toFixed(4)}`,
+    summary: {
+      data: data.source,
+      backend,
+      "training images": config.trainSize,
+      "epochs per layer": config.epochs,
+      dims: result.config.dims.join(", "),
+      "training error": result.trainError.toFixed(4),
+      "test error": result.testError.toFixed(4),
+      "training seconds": result.trainSeconds.toFixed(1),
+    },
+    figures: [lossCurves(result.losses)],
+  });
+  // Written last, so that the peak memory covers the whole run, writing the other files included.
   const metrics = {
     config: result.config,
     backend,
@@ -189,21 +205,6 @@ async function main(args: string[]): Promise<void> {
     deno: Deno.version.deno,
   };
   await writeFileAtomic(`${options.out}/metrics.json`, JSON.stringify(metrics, null, 2) + "\n");
-  await result.net.save(`${options.out}/weights.json`);
-  await writeReport(`${options.out}/report.html`, {
-    title: `Forward-Forward on MNIST: test error ${result.testError.toFixed(4)}`,
-    summary: {
-      data: data.source,
-      backend,
-      "training images": config.trainSize,
-      "epochs per layer": config.epochs,
-      dims: result.config.dims.join(", "),
-      "training error": result.trainError.toFixed(4),
-      "test error": result.testError.toFixed(4),
-      "training seconds": result.trainSeconds.toFixed(1),
-    },
-    figures: [lossCurves(result.losses)],
-  });
   result.net.dispose();
   console.log(
     `wrote ${options.out}/metrics.json, weights.json, report.html (${seconds.toFixed(1)} s)`,
