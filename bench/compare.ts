@@ -40,9 +40,10 @@ const mallocEnv: Record<string, Record<string, string>> = {
   kept: { GLIBC_TUNABLES: "glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=1099511627776" },
   system: {},
 };
-const referenceEnv = mallocEnv[flags["reference-malloc"]];
+const referenceMalloc = flags["reference-malloc"];
+const referenceEnv = mallocEnv[referenceMalloc];
 if (referenceEnv === undefined) {
-  console.error(`--reference-malloc must be kept or system, got ${flags["reference-malloc"]}`);
+  console.error(`--reference-malloc must be kept or system, got ${referenceMalloc}`);
   Deno.exit(1);
 }
 
@@ -84,7 +85,7 @@ print("peak", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stder
 
 const perLayer = (seconds: number[]) => seconds.map((s) => s.toFixed(3)).join(" / ");
 
-console.log(`PyTorch reference with malloc ${flags["reference-malloc"]}`);
+console.log(`PyTorch reference with malloc ${referenceMalloc}`);
 console.log(
   "| images | epochs | ours s/epoch/layer | PyTorch s/epoch/layer | ratio | ours by layer | PyTorch by layer | ratio by layer | ours training s | PyTorch training s | ours wall s | PyTorch wall s | ours peak MiB | PyTorch peak MiB | ours training error | PyTorch training error | ours test error | PyTorch test error |",
 );
