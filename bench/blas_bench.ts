@@ -10,7 +10,11 @@
  * @module
  */
 import { tf } from "../lib/deps.ts";
-import { blasLibraryCandidates, findBlasLibrary, registerBlasBackend } from "../lib/blas.ts";
+import {
+  blasLibraryCandidates,
+  findBlasLibrary,
+  registerBlasBackend,
+} from "../lib/backends/blas.ts";
 
 type Size = [m: number, k: number, n: number];
 const LARGE: Size = [10_000, 795, 500];

@@ -10,7 +10,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { fetchMnist, MIRROR_ENV, PUBLIC_MIRRORS } from "../lib/mnist_fetch.ts";
+import { fetchMnist, MIRROR_ENV, PUBLIC_MIRRORS } from "../lib/data/fetch.ts";
 
 const USAGE = `usage: deno task data [--mirror DIR|URL] [--dir DIR]
 

@@ -17,7 +17,7 @@
  */
 import { parseArgs } from "node:util";
 import { writeFileAtomic } from "../lib/files.ts";
-import { type Figure, plotlyScriptTag, plotlySource } from "../lib/plot.ts";
+import { type Figure, plotlyScriptTag, plotlySource } from "../lib/plot/plot.ts";
 
 const USAGE = `Usage: deno task notebooks [flags] [NAME ...]
 

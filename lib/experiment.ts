@@ -1,58 +1,271 @@
 /**
- * The post's experiment, end to end: pick training images, make positive and negative data,
- * train the network greedily, and score it by training and test error. Shared by the
+ * Recipes and the experiment that runs one: pick training images, train a network the recipe's
+ * way, and score it by every readout on training, validation and test images. Shared by the
  * `deno task train` CLI and the notebooks, so both report the same numbers the same way.
+ *
+ * A recipe is a plain object listing every setting. Three are named after where they come from:
+ * `post` (the blog post, exactly), `hinton` (Hinton's own Matlab code, "ffcode") and
+ * `hinton-shift` (the same with shifted images and dropout); `fast` is the default, the quickest
+ * recipe here that beats the post.
  *
  * @module
  */
-import { tf } from "./deps.ts";
-import { combineXY, type LabelMode, negativeLabels, type NegativeMode } from "./data.ts";
-import type { EpochCallback } from "./layer.ts";
-import { IMAGE_SIZE, type Mnist, type MnistSplit } from "./mnist.ts";
-import { FFNN } from "./network.ts";
-import { randperm } from "./random.ts";
+import {
+  combineXY,
+  type EpochCallback,
+  FFNN,
+  type FFNNOptions,
+  type GoodnessKind,
+  type LabelMode,
+  negativeLabels,
+  type NegativeMode,
+  type NormKind,
+  randperm,
+  type Readout,
+  type ReadoutOptions,
+  tf,
+} from "./core/mod.ts";
+import {
+  type DatasetName,
+  DATASETS,
+  IMAGE_SIZE,
+  type Mnist,
+  type MnistSplit,
+  pick,
+  pickAll,
+  type PixelScale,
+  splitValidation,
+} from "./data/mod.ts";
 
 /** Everything that defines a run. */
-export interface ExperimentConfig {
-  /** Training images, drawn (seeded) from the training split; the post uses 50,000. */
-  trainSize: number;
-  /** Epochs per layer; the post uses 1000. */
-  epochs: number;
-  /** Layer widths, input first; default [784 + 10, 500, 500] (784 for label overlay). */
-  dims?: number[];
-  threshold: number;
-  learningRate: number;
-  seed: number;
+export interface Recipe {
+  /** Its name, as `--recipe` takes it. */
+  name: string;
+  /** One line on what it is. */
+  description: string;
+  /** How pixels are scaled. */
+  pixels: PixelScale;
+  /** Widths of the hidden layers (the input width follows from the label mode). */
+  layers: number[];
   label: LabelMode;
-  negatives: NegativeMode;
-  /**
-   * Not in the post: train on mini-batches of this size, all layers on every batch, `epochs`
-   * passes over the data. Absent: the post's full-batch, layer-after-layer training.
-   */
+  labelValue: "max" | number;
+  normalize: NormKind;
+  goodness: GoodnessKind;
+  /** θ; absent: 2 for "mean" goodness, each layer's width for "sum". */
+  threshold?: number;
+  optimizer: "adam" | "sgd";
+  learningRate: number;
+  momentum: number;
+  weightDecay: number;
+  peerNormalization: number;
+  init: "uniform" | "normal";
+  /** Absent: the post's full batch, one layer after another. Else all layers on every batch. */
   batchSize?: number;
+  /** Epochs per layer (full batch) or passes over the images (mini-batches). */
+  epochs: number;
+  negatives: NegativeMode;
+  /** Hinton's linear cooldown over the second half (mini-batches only). */
+  cooldown: boolean;
+  /** Shift each image by up to this many pixels, every epoch anew (mini-batches only). */
+  shift: number;
+  /** Dropout of each layer's units in training (mini-batches only). */
+  dropout: number;
+  /** Hinton's softmax readout, or null for none. */
+  readout: (ReadoutOptions & { fromLayer: number }) | null;
+  /** Training images, drawn (seeded) from the training split; absent: all of it. */
+  trainSize?: number;
+  seed: number;
 }
 
-/** The post's recipe, on 10,000 images so that it finishes in minutes on a laptop CPU. */
-export const DEFAULT_CONFIG: ExperimentConfig = {
-  trainSize: 10_000,
-  epochs: 1000,
-  threshold: 2,
-  learningRate: 0.03,
-  seed: 42,
+/** The post: 784 + 10 inputs, two layers of 500, full-batch Adam, 1000 epochs per layer. */
+const POST: Recipe = {
+  name: "post",
+  description: "the blog post's recipe, exactly: [784 + 10, 500, 500], full-batch Adam, " +
+    "1000 epochs per layer, shuffled-label negatives",
+  pixels: "standard",
+  layers: [500, 500],
   label: "concat",
+  labelValue: "max",
+  normalize: "l2",
+  goodness: "mean",
+  optimizer: "adam",
+  learningRate: 0.03,
+  momentum: 0.9,
+  weightDecay: 0,
+  peerNormalization: 0,
+  init: "uniform",
+  epochs: 1000,
   negatives: "permute",
+  cooldown: false,
+  shift: 0,
+  dropout: 0,
+  readout: null,
+  seed: 42,
 };
+
+/** Hinton's ffcode: 784-1000-1000-1000, mini-batches of 100, everything the paper adds. */
+const HINTON: Recipe = {
+  name: "hinton",
+  description: "Hinton's own code (ffcode): [784, 1000, 1000, 1000], label over the first " +
+    "pixels, RMS normalisation, sum-of-squares goodness, peer normalisation, hard negatives, " +
+    "SGD with momentum and a cooldown, softmax readout, mini-batches of 100",
+  pixels: "unit",
+  layers: [1000, 1000, 1000],
+  label: "overlay",
+  labelValue: 1,
+  normalize: "rms",
+  goodness: "sum",
+  optimizer: "sgd",
+  learningRate: 0.01,
+  momentum: 0.9,
+  weightDecay: 0.001,
+  peerNormalization: 0.03,
+  init: "normal",
+  batchSize: 100,
+  epochs: 60,
+  negatives: "hard",
+  cooldown: true,
+  shift: 0,
+  dropout: 0,
+  readout: { fromLayer: 1, learningRate: 0.1, momentum: 0.9, weightDecay: 0.003 },
+  seed: 17,
+};
+
+/** The named recipes; `fast` is what `deno task train` runs with no flags. */
+export const RECIPES: Readonly<Record<string, Recipe>> = {
+  fast: {
+    ...HINTON,
+    name: "fast",
+    description: "the quickest recipe here that beats the post: Hinton's, with two layers of " +
+      "1000 and 4 epochs",
+    layers: [1000, 1000],
+    readout: { ...HINTON.readout!, fromLayer: 0 },
+    epochs: 4,
+  },
+  post: POST,
+  hinton: HINTON,
+  "hinton-shift": {
+    ...HINTON,
+    name: "hinton-shift",
+    description: "Hinton's recipe with images shifted by up to a pixel and 10% dropout, " +
+      "for 200 epochs",
+    weightDecay: 0.002,
+    shift: 1,
+    dropout: 0.1,
+    epochs: 200,
+  },
+};
+
+/** The recipe `deno task train` runs when none is named. */
+export const DEFAULT_RECIPE = "fast";
+
+/**
+ * A named recipe with some of its settings changed.
+ *
+ * @example
+ * ```ts
+ * import { recipe } from "./experiment.ts";
+ * recipe("post", { trainSize: 10_000 }); // the post's recipe on 10,000 images
+ * ```
+ */
+export function recipe(name: string, overrides: Partial<Recipe> = {}): Recipe {
+  const base = RECIPES[name];
+  if (base === undefined) {
+    throw new Error(`unknown recipe "${name}": use one of ${Object.keys(RECIPES).join(", ")}`);
+  }
+  const resolved = { ...base, ...overrides };
+  checkRecipe(resolved);
+  return resolved;
+}
+
+/** Throws a one-line error, in the recipe's own field names, for settings that cannot run. */
+export function checkRecipe(r: Recipe): void {
+  const positive = (name: keyof Recipe, value: unknown) => {
+    if (!Number.isInteger(value) || (value as number) < 1) {
+      throw new Error(`${name} must be a positive integer, got ${value}`);
+    }
+  };
+  positive("epochs", r.epochs);
+  if (r.batchSize !== undefined) positive("batchSize", r.batchSize);
+  if (r.trainSize !== undefined) positive("trainSize", r.trainSize);
+  if (!Array.isArray(r.layers) || r.layers.length === 0) {
+    throw new Error(
+      `layers must list at least one hidden layer width, got ${JSON.stringify(r.layers)}`,
+    );
+  }
+  r.layers.forEach((width) => positive("layers", width));
+  if (r.negatives === "hard" && !r.readout) {
+    throw new Error(
+      'negatives "hard" are drawn from the softmax readout\'s scores: turn the readout on, or ' +
+        'use negatives "permute" or "wrong"',
+    );
+  }
+  if (r.batchSize === undefined) {
+    for (const name of ["cooldown", "shift", "dropout"] as const) {
+      if (r[name]) {
+        throw new Error(`${name} works with mini-batches only: set batchSize, or turn ${name} off`);
+      }
+    }
+    if (r.negatives === "hard" || r.readout) {
+      throw new Error(
+        `${
+          r.readout ? "the softmax readout" : 'negatives "hard"'
+        } trains with mini-batches only: set batchSize`,
+      );
+    }
+  }
+}
+
+/** The network's options for a recipe. */
+export function networkOptions(r: Recipe): FFNNOptions {
+  return {
+    goodness: r.goodness,
+    threshold: r.threshold,
+    normalize: r.normalize,
+    optimizer: r.optimizer,
+    learningRate: r.learningRate,
+    momentum: r.momentum,
+    weightDecay: r.weightDecay,
+    peerNormalization: r.peerNormalization,
+    init: r.init,
+    epochs: r.epochs,
+    seed: r.seed,
+    label: r.label,
+    labelValue: r.labelValue,
+    readout: r.readout ?? undefined,
+  };
+}
+
+/** The input width of MNIST-sized images with labels written in the recipe's way. */
+export function inputWidth(label: LabelMode, numClasses = 10): number {
+  return label === "concat" ? IMAGE_SIZE + numClasses : IMAGE_SIZE;
+}
+
+/** Error rates of one readout. */
+export interface Errors {
+  train: number;
+  validation: number;
+  test: number;
+}
 
 /** What a run measured. */
 export interface ExperimentResult {
-  config: ExperimentConfig & { dims: number[] };
-  trainError: number;
+  /** The recipe as run: `trainSize` says how many images it trained on. */
+  recipe: Recipe & { trainSize: number };
+  /** Where the images came from, to print beside every number. */
+  data: string;
+  /** Errors by readout; training error on (up to) the first 10,000 training images. */
+  errors: Partial<Record<Readout, Errors>>;
+  /** The readout with the lowest validation error: the run's answer. */
+  readout: Readout;
+  /** The test error of that readout. */
   testError: number;
-  /** Seconds spent in `FFNN.train`. */
+  /** Seconds spent training. */
   trainSeconds: number;
   /**
-   * Seconds per epoch of each layer: the time from one epoch's report to the next, so a layer's
-   * first epoch also pays for preparing its input. One entry for mini-batch training.
+   * Seconds per epoch of each layer (full batch), or of the whole network (one entry, mini-
+   * batches): the time between epoch reports, so a layer's first epoch also pays for preparing
+   * its input.
    */
   secondsPerEpochByLayer: number[];
   /** Losses per layer per epoch. */
@@ -61,98 +274,136 @@ export interface ExperimentResult {
   net: FFNN;
 }
 
-/** The input width for MNIST with labels attached the given way. */
-export function inputWidth(label: LabelMode, numClasses = 10): number {
-  return label === "concat" ? IMAGE_SIZE + numClasses : IMAGE_SIZE;
-}
-
-/** Images [count, 784] and labels of the rows `indices` of a split. */
-export function pick(split: MnistSplit, indices: ArrayLike<number>): {
-  x: tf.Tensor2D;
-  y: Int32Array;
-} {
-  const images = new Float32Array(indices.length * IMAGE_SIZE);
-  const y = new Int32Array(indices.length);
-  for (let i = 0; i < indices.length; i++) {
-    const row = indices[i];
-    images.set(split.images.subarray(row * IMAGE_SIZE, (row + 1) * IMAGE_SIZE), i * IMAGE_SIZE);
-    y[i] = split.labels[row];
-  }
-  return { x: tf.tensor2d(images, [indices.length, IMAGE_SIZE]), y };
-}
-
-/** Fraction of rows whose predicted label is wrong. */
-export async function errorRate(net: FFNN, x: tf.Tensor2D, y: Int32Array): Promise<number> {
-  const predicted = net.predict(x);
-  const labels = await predicted.data();
-  predicted.dispose();
-  let wrong = 0;
-  for (let i = 0; i < y.length; i++) if (labels[i] !== y[i]) wrong++;
-  return wrong / y.length;
-}
-
-/** Throws a one-line error for a config that cannot run on this data. */
-export function checkConfig(config: ExperimentConfig, data: Mnist): number[] {
-  const width = inputWidth(config.label);
-  const dims = config.dims ?? [width, 500, 500];
-  if (!Number.isInteger(config.trainSize) || config.trainSize < 1) {
-    throw new Error(`--train-size must be a positive integer, got ${config.trainSize}`);
-  }
-  if (config.trainSize > data.train.count) {
-    throw new Error(
-      `--train-size ${config.trainSize} is more than the ${data.train.count} training images: use at most ${data.train.count}`,
+/**
+ * Fraction of rows whose predicted label is wrong, for each readout asked for (default: all the
+ * network has), computed a few thousand rows at a time.
+ */
+export async function errorRates(
+  net: FFNN,
+  x: tf.Tensor2D,
+  y: ArrayLike<number>,
+  readouts: readonly Readout[] = net.readouts,
+): Promise<Partial<Record<Readout, number>>> {
+  const wrong = Object.fromEntries(readouts.map((r) => [r, 0])) as Record<Readout, number>;
+  // Goodness per label holds ten sets of activations: keep the chunks small.
+  const chunk = 2000;
+  for (let start = 0; start < y.length; start += chunk) {
+    const rows = Math.min(chunk, y.length - start);
+    const predicted = tf.tidy(() =>
+      net.predictEach(tf.slice2d(x, [start, 0], [rows, -1]), readouts)
     );
+    for (const readout of readouts) {
+      const labels = await predicted[readout]!.data();
+      for (let i = 0; i < rows; i++) if (labels[i] !== y[start + i]) wrong[readout]++;
+    }
+    tf.dispose(Object.values(predicted));
   }
-  if (dims[0] !== width) {
-    throw new Error(
-      `--dims starts with ${
-        dims[0]
-      } but the data has ${width} inputs with --label ${config.label}: use --dims ${
-        [width, ...dims.slice(1)].join(",")
-      }`,
-    );
+  return Object.fromEntries(readouts.map((r) => [r, wrong[r] / y.length]));
+}
+
+/** Fraction of rows whose label `readout` predicts wrongly. */
+export async function errorRate(
+  net: FFNN,
+  x: tf.Tensor2D,
+  y: ArrayLike<number>,
+  readout: Readout = "goodness",
+): Promise<number> {
+  return (await errorRates(net, x, y, [readout]))[readout]!;
+}
+
+/** Every readout's error on a split. */
+async function scoreSplit(net: FFNN, split: MnistSplit): Promise<Partial<Record<Readout, number>>> {
+  const { x, y } = pickAll(split);
+  try {
+    return await errorRates(net, x, y);
+  } finally {
+    x.dispose();
   }
-  return dims;
 }
 
 /**
- * Trains the post's network on MNIST and scores it.
+ * The data with its pixels scaled as a recipe needs: standard and unit scaling are one affine
+ * map apart, so no file is read again.
+ */
+export function withPixels(data: Mnist, pixels: PixelScale, dataset: DatasetName = "mnist"): Mnist {
+  if (data.pixels === pixels) return data;
+  const { mean, std } = DATASETS[dataset];
+  const f32 = Math.fround;
+  const map = (v: number) =>
+    pixels === "unit"
+      ? f32(Math.round((v * f32(std) + f32(mean)) * 255) / 255)
+      : f32(f32(v - f32(mean)) / f32(std));
+  const convert = (split: MnistSplit): MnistSplit => ({ ...split, images: split.images.map(map) });
+  return { ...data, train: convert(data.train), test: convert(data.test), pixels };
+}
+
+/** Options of {@linkcode runExperiment}. */
+export interface RunOptions {
+  onEpoch?: EpochCallback;
+  /** Which dataset `data` is (for its pixel statistics). Default "mnist". */
+  dataset?: DatasetName;
+}
+
+/**
+ * Trains a network by the recipe and scores it by every readout it has.
  *
  * @example
  * ```ts
+ * import { loadMnistOrSubset } from "./data/mod.ts";
+ * import { recipe, runExperiment } from "./experiment.ts";
  * const data = await loadMnistOrSubset("data/mnist");
- * const result = await runExperiment(data, { ...DEFAULT_CONFIG, epochs: 100 });
- * console.log(result.trainError, result.testError);
+ * const result = await runExperiment(data, recipe("fast", { trainSize: 2000, epochs: 1 }));
+ * console.log(result.readout, result.testError); // e.g. "softmax" 0.09
  * result.net.dispose();
  * ```
  */
 export async function runExperiment(
   data: Mnist,
-  config: ExperimentConfig,
-  { onEpoch }: { onEpoch?: EpochCallback } = {},
+  r: Recipe,
+  { onEpoch, dataset = "mnist" }: RunOptions = {},
 ): Promise<ExperimentResult> {
-  const dims = checkConfig(config, data);
-  const rows = randperm(data.train.count, config.seed).subarray(0, config.trainSize);
-  const net = new FFNN(dims, {
-    epochs: config.epochs,
-    threshold: config.threshold,
-    learningRate: config.learningRate,
-    seed: config.seed,
-    label: config.label,
-  });
+  checkRecipe(r);
+  const splits = splitValidation(withPixels(data, r.pixels, dataset));
+  const available = splits.train.count;
+  if (r.trainSize !== undefined && r.trainSize > available) {
+    throw new Error(
+      `trainSize ${r.trainSize} is more than the ${available} training images (the last ` +
+        `${splits.validation.count} are held out for validation): use at most ${available}`,
+    );
+  }
+  const rows = randperm(available, r.seed).subarray(0, r.trainSize ?? available);
+  const net = new FFNN([inputWidth(r.label), ...r.layers], networkOptions(r));
   try {
     const start = performance.now();
     const timed = epochTimer(start, onEpoch);
-    await train(net, pick(data.train, rows), config, timed.onEpoch);
+    await train(net, pick(splits.train, rows), r, timed.onEpoch);
     const trainSeconds = (performance.now() - start) / 1000;
     // Scored on freshly picked copies: the training tensors are gone by now, which keeps the
     // run's peak memory down.
-    const trainError = await scored(net, pick(data.train, rows));
-    const testError = await scored(net, pick(data.test, Array.from(data.test.labels.keys())));
+    const scoredTrain = trainingImages(splits.train, rows.subarray(0, 10_000));
+    const [train_, validation, test] = [
+      await scoreSplit(net, scoredTrain),
+      await scoreSplit(net, splits.validation),
+      await scoreSplit(net, splits.test),
+    ];
+    const errors: Partial<Record<Readout, Errors>> = {};
+    for (const readout of net.readouts) {
+      errors[readout] = {
+        train: train_[readout]!,
+        validation: validation[readout]!,
+        test: test[readout]!,
+      };
+    }
+    const best = net.readouts.reduce((
+      a,
+      b,
+    ) => (errors[b]!.validation < errors[a]!.validation ? b : a));
     return {
-      config: { ...config, dims },
-      trainError,
-      testError,
+      recipe: { ...r, trainSize: rows.length },
+      data: data.source,
+      errors,
+      readout: best,
+      testError: errors[best]!.test,
       trainSeconds,
       secondsPerEpochByLayer: timed.secondsPerEpochByLayer(),
       losses: net.losses,
@@ -162,6 +413,20 @@ export async function runExperiment(
     net.dispose();
     throw e;
   }
+}
+
+/** The rows of a split, in the given order, as a split of their own. */
+function trainingImages(split: MnistSplit, rows: ArrayLike<number>): MnistSplit {
+  const images = new Float32Array(rows.length * IMAGE_SIZE);
+  const labels = new Int32Array(rows.length);
+  for (let i = 0; i < rows.length; i++) {
+    images.set(
+      split.images.subarray(rows[i] * IMAGE_SIZE, (rows[i] + 1) * IMAGE_SIZE),
+      i * IMAGE_SIZE,
+    );
+    labels[i] = split.labels[rows[i]];
+  }
+  return { images, labels, count: rows.length };
 }
 
 /** Wraps `onEpoch` to add up, per layer, the seconds between consecutive epoch reports. */
@@ -182,35 +447,29 @@ function epochTimer(start: number, onEpoch?: EpochCallback) {
   };
 }
 
-/** The post's full-batch training, or mini-batches when `config.batchSize` is set. */
+/** The post's full-batch training, or mini-batches when the recipe has a batch size. */
 async function train(
   net: FFNN,
   { x, y }: { x: tf.Tensor2D; y: Int32Array },
-  config: ExperimentConfig,
+  r: Recipe,
   onEpoch?: EpochCallback,
 ): Promise<void> {
   try {
-    if (config.batchSize) {
-      await net.trainMiniBatch(x, y, { ...config, batchSize: config.batchSize, onEpoch });
+    if (r.batchSize !== undefined) {
+      await net.trainMiniBatch(x, y, { ...r, batchSize: r.batchSize, onEpoch });
       return;
     }
-    const yNegative = negativeLabels(y, { mode: config.negatives, seed: config.seed + 1 });
-    const xPositive = combineXY(x, y, 10, config.label);
-    const xNegative = combineXY(x, yNegative, 10, config.label);
+    const mode = r.negatives === "wrong" ? "wrong" : "permute";
+    const yNegative = negativeLabels(y, { mode, seed: r.seed + 1 });
+    const label = { mode: r.label, value: r.labelValue };
+    const xPositive = combineXY(x, y, label);
+    const xNegative = combineXY(x, yNegative, label);
     x.dispose();
     try {
       await net.train(xPositive, xNegative, { onEpoch });
     } finally {
       tf.dispose([xPositive, xNegative]);
     }
-  } finally {
-    x.dispose();
-  }
-}
-
-async function scored(net: FFNN, { x, y }: { x: tf.Tensor2D; y: Int32Array }): Promise<number> {
-  try {
-    return await errorRate(net, x, y);
   } finally {
     x.dispose();
   }

@@ -10,6 +10,7 @@
  *
  * @example
  * ```ts
+ * import { writeFileAtomic } from "./files.ts";
  * await writeFileAtomic("runs/1/metrics.json", JSON.stringify({ test_error: 0.07 }));
  * ```
  */

@@ -1,69 +1,50 @@
 /**
- * Forward-Forward networks (Hinton, 2022) with TensorFlow.js, as in the blog post
- * "Forward Forward Neural Networks": positive and negative data, a layer that learns on its
- * own, a network of such layers, and MNIST to try them on.
+ * ff-notebooks: Forward-Forward networks (Hinton, 2022) with TensorFlow.js, as in the blog post
+ * "Forward Forward Neural Networks" and in Hinton's own code. This module re-exports the public
+ * API; each part also has an entry of its own:
  *
- * @example
+ * - `core/mod.ts`: the ideas (data, goodness, layer, network, optimisers, readout), tfjs only
+ * - `backends/mod.ts`: `setBackend` (blas, wasm, cpu, tensorflow, webgpu)
+ * - `data/mod.ts`: MNIST and Fashion-MNIST, fetched, checked, split
+ * - `experiment.ts`: named recipes and `runExperiment`
+ * - `plot/mod.ts`: figures for Jupyter, an html report, training progress
+ * - `notebook.ts`: the notebooks' run sizes
+ * - `weights.ts`: saving and loading networks
+ *
+ * @example Train Hinton's recipe for a few epochs on 10,000 digits: about 3% test error
  * ```ts
- * import { combineXY, FFNN, loadMnist, negativeLabels, setBackend, tf } from "./lib/mod.ts";
+ * import { loadMnistOrSubset, recipe, runExperiment, setBackend } from "./mod.ts";
  *
- * await setBackend("auto");
- * const mnist = await loadMnist("data/mnist");
- * const n = 10_000;
- * const x = tf.tensor2d(mnist.train.images.subarray(0, n * 784), [n, 784]);
- * const y = mnist.train.labels.subarray(0, n);
- * const net = new FFNN([794, 500, 500], { epochs: 100 });
- * await net.train(combineXY(x, y), combineXY(x, negativeLabels(y, { seed: 1 })));
+ * await setBackend(); // blas where OpenBLAS is installed, else wasm
+ * const data = await loadMnistOrSubset("data/mnist");
+ * const result = await runExperiment(data, recipe("fast", { trainSize: 10_000, epochs: 3 }));
+ * console.log(result.readout, result.testError); // "softmax", about 0.04
+ * result.net.dispose();
  * ```
  *
  * @module
  */
-export { type BackendName, BACKENDS, setBackend, tf } from "./backend.ts";
+export * from "./core/mod.ts";
+export { type BackendName, BACKENDS, setBackend } from "./backends/mod.ts";
+export * from "./data/mod.ts";
 export {
-  checkLabels,
-  combineXY,
-  type LabelMode,
-  negativeLabels,
-  type NegativeMode,
-} from "./data.ts";
-export { ffLoss, ffLossAndGradient, goodness } from "./goodness.ts";
-export {
-  type EpochCallback,
-  Layer,
-  type LayerOptions,
-  normalizeRows,
-  type TrainingInputs,
-} from "./layer.ts";
-export { FFNN, type FFNNOptions } from "./network.ts";
-export { randperm, seededRandom, uniform } from "./random.ts";
-export {
-  DEFAULT_CONFIG,
+  checkRecipe,
+  DEFAULT_RECIPE,
   errorRate,
-  type ExperimentConfig,
+  errorRates,
+  type Errors,
   type ExperimentResult,
   inputWidth,
-  pick,
+  type Recipe,
+  recipe,
+  RECIPES,
   runExperiment,
+  type RunOptions,
+  withPixels,
 } from "./experiment.ts";
+export * from "./plot/mod.ts";
+export { type RunSize, runSize, type RunSizeName, trimTestSplit } from "./notebook.ts";
+export { loadNetwork, saveNetwork } from "./weights.ts";
 export { writeFileAtomic } from "./files.ts";
-export {
-  IMAGE_SIZE,
-  loadMnist,
-  loadMnistNpmSubset,
-  loadMnistOrSubset,
-  type Mnist,
-  type MnistSplit,
-} from "./mnist.ts";
-export { fetchMnist } from "./mnist_fetch.ts";
-export {
-  barChart,
-  confusionMatrix,
-  digitGrid,
-  type Figure,
-  heatmap,
-  histogram,
-  lossCurves,
-  Plot,
-} from "./plot.ts";
-export { progressReporter } from "./progress.ts";
-export { reportHtml, writeReport } from "./report.ts";
+export { ENV_VARIABLES, readEnv } from "./env.ts";
+export { peakMemoryMiB } from "./process.ts";

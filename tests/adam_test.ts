@@ -1,6 +1,6 @@
 import { assert, assertAlmostEquals, assertEquals } from "@std/assert";
 import { setBackend, tf } from "../lib/mod.ts";
-import { Adam } from "../lib/adam.ts";
+import { Adam } from "../lib/core/optim.ts";
 
 /** torch.optim.Adam's update, by hand in float64, for one scalar parameter. */
 function torchAdam(gradients: number[], lr: number, p = 0.5) {

@@ -1,7 +1,7 @@
 // The blas backend recycles large outputs; no tensor and no value read out may change because of it.
 import { assert, assertEquals } from "@std/assert";
-import { registerBlasBackend } from "../lib/blas.ts";
-import { Layer, setBackend, tf } from "../lib/mod.ts";
+import { registerBlasBackend } from "../lib/backends/blas.ts";
+import { setBackend, tf } from "../lib/mod.ts";
 import type { MathBackendCPU } from "../lib/deps.ts";
 import { ignoreUnless } from "./shared.ts";
 
@@ -32,27 +32,30 @@ Deno.test({
 });
 
 Deno.test({
-  name: "a layer that finishes training gives its recycled buffers back",
+  name: "sizes that take turns stay pooled; a phase's sizes are let go when another's begin",
   ignore: ignoreUnless(blas.ok, `OpenBLAS (${blas.ok ? "" : blas.reason})`),
   async fn() {
     await setBackend("blas");
     const buffer = (t: tf.Tensor) =>
-      (tf.backend() as MathBackendCPU).data.get(t.dataId).values as Float32Array;
-    const a = tf.randomNormal([600, 400], 0, 1, "float32", 1) as tf.Tensor2D;
-    const b = tf.randomNormal([400, 500], 0, 1, "float32", 2) as tf.Tensor2D;
+      ((tf.backend() as MathBackendCPU).data.get(t.dataId)!.values as Float32Array).buffer;
+    // 600x500 and 500x700 floats: both big enough for the pool.
+    const [a, b] = [tf.randomNormal([600, 400]), tf.randomNormal([400, 500])] as tf.Tensor2D[];
+    const [c, d] = [tf.randomNormal([500, 300]), tf.randomNormal([300, 700])] as tf.Tensor2D[];
     const first = tf.matMul(a, b);
-    const firstBuffer = buffer(first).buffer;
+    const firstBuffer = buffer(first);
     first.dispose();
-    const reused = tf.matMul(a, b);
-    assert(buffer(reused).buffer === firstBuffer, "the pool recycles a freed output");
-    reused.dispose();
-
-    const layer = new Layer(4, 3, { epochs: 1, seed: 1 });
-    const x = tf.ones([2, 4]) as tf.Tensor2D;
-    tf.dispose(await layer.train(x, x));
+    // Two sizes taking turns, as each layer's weights do in mini-batch training.
+    for (let i = 0; i < 50; i++) {
+      tf.matMul(c, d).dispose();
+      const again = tf.matMul(a, b);
+      assert(buffer(again) === firstBuffer, `turn ${i}: the pool recycles the freed output`);
+      again.dispose();
+    }
+    // Then a phase of other sizes only: the old size goes stale and is let go.
+    for (let i = 0; i < 40; i++) tf.matMul(c, d).dispose();
+    tf.matMul(tf.randomNormal([900, 300]) as tf.Tensor2D, d).dispose(); // a size never seen
     const after = tf.matMul(a, b);
-    assert(buffer(after).buffer !== firstBuffer, "training released the pool's free buffers");
-    tf.dispose([a, b, x, after]);
-    layer.dispose();
+    assert(buffer(after) !== firstBuffer, "the stale size's free buffer was let go");
+    tf.dispose([a, b, c, d, after]);
   },
 });

@@ -43,8 +43,8 @@ for (const backend of ["cpu", "wasm", "blas"]) {
           const before = tf.memory().numTensors;
           const x = tf.tensor2d(c.x);
           const yNegative = c.perm.map((i: number) => c.y[i]);
-          const xPositive = combineXY(x, c.y, c.classes);
-          const xNegative = combineXY(x, yNegative, c.classes);
+          const xPositive = combineXY(x, c.y, { numClasses: c.classes });
+          const xNegative = combineXY(x, yNegative, { numClasses: c.classes });
           assertClose(xPositive, c.x_positive, ONE_PASS, "combineXY positive");
           assertClose(xNegative, c.x_negative, ONE_PASS, "combineXY negative");
 

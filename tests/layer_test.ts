@@ -37,7 +37,7 @@ Deno.test("bad options and inputs get one-line errors", () => {
   assertThrows(() => new Layer(2, 3, { threshold: NaN }), Error, "threshold");
   const layer = new Layer(3, 2);
   const x = tf.ones([4, 5]) as tf.Tensor2D;
-  assertThrows(() => layer.forward(x), Error, "--dims");
+  assertThrows(() => layer.forward(x), Error, "takes rows of 3 values (inFeatures)");
   tf.dispose([x]);
   layer.dispose();
 });
@@ -58,6 +58,33 @@ Deno.test("training separates positive from negative goodness and lowers the los
   assert(gap > 0, `positive goodness should exceed negative, gap ${gap}`);
   tf.dispose([hPositive, hNegative, xPositive, xNegative]);
   layer.dispose();
+});
+
+Deno.test("a layer whose units all went silent says so, once, with the setting to change", async () => {
+  const { xPositive, xNegative } = toyData(7);
+  // A bias far below zero: no unit ever fires, so the layer cannot learn.
+  const layer = new Layer(14, 8, { epochs: 40, seed: 1, bias: Array(8).fill(-100) });
+  const warnings: string[] = [];
+  tf.dispose(
+    await layer.train(xPositive, xNegative, {
+      onEpoch: ({ warning }) => void (warning && warnings.push(warning)),
+    }),
+  );
+  assertEquals(warnings, [
+    "layer 1: no unit is active on any training input (epoch 20), so it has stopped learning: " +
+    "lower learningRate (now 0.03)",
+  ]);
+  const lively = new Layer(14, 8, { epochs: 40, seed: 1 });
+  const none: string[] = [];
+  tf.dispose(
+    await lively.train(xPositive, xNegative, {
+      onEpoch: ({ warning }) => void (warning && none.push(warning)),
+    }),
+  );
+  assertEquals(none, []);
+  tf.dispose([xPositive, xNegative]);
+  layer.dispose();
+  lively.dispose();
 });
 
 Deno.test("the fused loss kernel and plain tfjs ops agree", async () => {
@@ -100,7 +127,7 @@ Deno.test("NaN in the data or a loss that turns NaN stops training with a clear 
   await assertRejects(
     () => wild.train(good, tf.tensor2d([[2, 1]])),
     Error,
-    "lower the learning rate",
+    "at layer 1 epoch 2: lower learningRate (now 1e+30)",
   );
   tf.dispose([bad, good]);
   layer.dispose();

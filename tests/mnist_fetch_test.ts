@@ -1,7 +1,7 @@
 import { assert, assertEquals, assertRejects, assertStringIncludes } from "@std/assert";
 import { fileURLToPath } from "node:url";
-import { MNIST_FILES } from "../lib/mnist.ts";
-import { fetchMnist, MIRROR_ENV, MNIST_SHA256 } from "../lib/mnist_fetch.ts";
+import { MNIST_FILES } from "../lib/data/mnist.ts";
+import { fetchMnist, MIRROR_ENV, MNIST_SHA256 } from "../lib/data/fetch.ts";
 import { exists } from "./shared.ts";
 
 const SHARED_MNIST = fileURLToPath(new URL("../../shared/data/mnist/", import.meta.url));

@@ -19,7 +19,7 @@ import {
   normalisePixels,
   parseIdx,
   readIdxGz,
-} from "../lib/mnist.ts";
+} from "../lib/data/mnist.ts";
 import { exists } from "./shared.ts";
 
 const SHARED_MNIST = fileURLToPath(new URL("../../shared/data/mnist/", import.meta.url));

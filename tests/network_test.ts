@@ -3,7 +3,9 @@ import {
   combineXY,
   FFNN,
   goodness,
+  loadNetwork,
   negativeLabels,
+  saveNetwork,
   seededRandom,
   setBackend,
   tf,
@@ -53,16 +55,16 @@ Deno.test("save and load round-trip the weights; a damaged file gets a clear err
   const { x } = toy();
   const net = new FFNN([16, 8, 4], { seed: 2, threshold: 1.5 });
   const path = await Deno.makeTempFile({ suffix: ".json" });
-  await net.save(path);
-  const loaded = await FFNN.load(path);
+  await saveNetwork(net, path);
+  const loaded = await loadNetwork(path);
   assertEquals(loaded.dims, [16, 8, 4]);
-  assertEquals(loaded.layers[0].threshold, 1.5);
+  assertEquals(loaded.layers[0].options.threshold, 1.5);
   const [a, b] = [net.goodnessPerLabel(x), loaded.goodnessPerLabel(x)];
   assertEquals(Array.from(a.dataSync()), Array.from(b.dataSync()));
   await Deno.writeTextFile(path, '{"format": "something else"}');
-  await assertRejects(() => FFNN.load(path), Error, "not an ff-notebooks weights file");
+  await assertRejects(() => loadNetwork(path), Error, "not an ff-notebooks weights file");
   await Deno.writeTextFile(path, "{trunc");
-  await assertRejects(() => FFNN.load(path), Error, "cannot read weights");
+  await assertRejects(() => loadNetwork(path), Error, "cannot read weights");
   tf.dispose([a, b, x]);
   net.dispose();
   loaded.dispose();
@@ -90,7 +92,7 @@ Deno.test("mini-batch training updates every layer on every batch and records ep
   await assertRejects(
     () => net.trainMiniBatch(x, y, { batchSize: 0, epochs: 1 }),
     Error,
-    "batch size",
+    "batchSize must be a positive integer",
   );
   x.dispose();
   net.dispose();
@@ -101,35 +103,123 @@ Deno.test("dims must describe at least one layer", () => {
   assertThrows(() => new FFNN([794, 0]), Error, "dims must list");
 });
 
-Deno.test("goodness per label equals attaching each label and running every layer", async (t) => {
+Deno.test("goodness per label equals writing in each label and running every layer", async (t) => {
+  const settings = [
+    { label: "concat" },
+    { label: "overlay" },
+    { label: "overlay", labelValue: 1, normalize: "rms", goodness: "sum", init: "normal" },
+  ] as const;
   for (const backend of ["cpu", "wasm"]) {
-    for (const label of ["concat", "overlay"] as const) {
-      await t.step(`${label} on ${backend}`, async () => {
+    for (const options of settings) {
+      await t.step(`${JSON.stringify(options)} on ${backend}`, async () => {
         await setBackend(backend);
         const { x } = toy(50, 12);
-        const width = label === "concat" ? 22 : 12;
-        const net = new FFNN([width, 9, 7], { seed: 3, label });
-        const fast = net.goodnessPerLabel(x);
-        const direct = tf.tidy(() =>
-          tf.stack(
-            Array.from({ length: 10 }, (_, k) => {
-              let h = combineXY(x, new Int32Array(50).fill(k), 10, label);
-              let total: tf.Tensor = tf.zeros([50]);
-              for (const layer of net.layers) {
-                h = layer.forward(h);
-                total = tf.add(total, goodness(h));
-              }
-              return total;
-            }),
-            1,
-          )
-        );
-        const worst = tf.tidy(() => tf.max(tf.abs(tf.sub(fast, direct))).dataSync()[0]);
-        assert(worst < 1e-5, `differs by ${worst}`);
-        tf.dispose([fast, direct, x]);
+        const width = options.label === "concat" ? 22 : 12;
+        const net = new FFNN([width, 9, 7], { seed: 3, ...options });
+        for (const skipFirst of [false, true]) {
+          const fast = net.goodnessPerLabel(x, { skipFirst });
+          const direct = tf.tidy(() =>
+            tf.stack(
+              Array.from({ length: 10 }, (_, k) => {
+                let h = combineXY(x, new Int32Array(50).fill(k), {
+                  mode: options.label,
+                  value: "labelValue" in options ? options.labelValue : "max",
+                });
+                let total: tf.Tensor = tf.zeros([50]);
+                for (const [i, layer] of net.layers.entries()) {
+                  h = layer.forward(h);
+                  if (i > 0 || !skipFirst) {
+                    total = tf.add(total, goodness(h, layer.options.goodness));
+                  }
+                }
+                return total;
+              }),
+              1,
+            )
+          );
+          const scale = tf.tidy(() => tf.max(tf.abs(direct)).dataSync()[0]);
+          const worst = tf.tidy(() => tf.max(tf.abs(tf.sub(fast, direct))).dataSync()[0]);
+          assert(worst < 1e-5 * Math.max(1, scale), `skipFirst ${skipFirst}: differs by ${worst}`);
+          tf.dispose([fast, direct]);
+        }
+        x.dispose();
         net.dispose();
       });
     }
   }
   await setBackend("cpu");
+});
+
+Deno.test("a network built for other images says which option is probably wrong", () => {
+  const x = tf.ones([4, 8]) as tf.Tensor2D;
+  const net = new FFNN([11, 5, 4], { seed: 1 });
+  assertThrows(
+    () => net.goodnessPerLabel(x),
+    Error,
+    "x has 8 features per row, but this network takes images of 1 (dims[0] = 11 minus numClasses = 10",
+  );
+  assertThrows(() => net.predict(x), Error, "check numClasses and dims[0]");
+  assertThrows(() => new FFNN([8, 5], { numClasses: 10 }), Error, "must exceed numClasses");
+  x.dispose();
+  net.dispose();
+});
+
+Deno.test("mini-batch training repeats exactly for a seed, with every ingredient on", async () => {
+  const { x, y } = toy(60, 16);
+  const options = {
+    seed: 5,
+    label: "overlay",
+    labelValue: 1,
+    normalize: "rms",
+    goodness: "sum",
+    optimizer: "sgd",
+    learningRate: 0.01,
+    weightDecay: 0.001,
+    peerNormalization: 0.03,
+    init: "normal",
+    readout: {},
+  } as const;
+  const runs = [];
+  for (let run = 0; run < 2; run++) {
+    const net = new FFNN([16, 12, 12], options);
+    const before = tf.memory().numTensors;
+    const epochs: number[] = [];
+    await net.trainMiniBatch(x, y, {
+      batchSize: 20,
+      epochs: 3,
+      negatives: "hard",
+      cooldown: true,
+      shift: 1,
+      dropout: 0.2,
+      seed: 9,
+      onEpoch: () => void epochs.push(tf.memory().numTensors),
+    });
+    assertEquals(epochs, [before, before, before], "no tensor left behind per epoch");
+    runs.push(net.variables.map((v) => Array.from(v.dataSync())));
+    net.dispose();
+  }
+  assertEquals(runs[0], runs[1]);
+  x.dispose();
+});
+
+Deno.test("hard negatives need the readout; every readout predicts one label per row", async () => {
+  const { x, y } = toy(40, 6);
+  const plain = new FFNN([16, 8, 8], { seed: 1 });
+  await assertRejects(
+    () => plain.trainMiniBatch(x, y, { batchSize: 10, epochs: 1, negatives: "hard" }),
+    Error,
+    "build the network with a readout",
+  );
+  assertEquals(plain.readouts, ["goodness", "goodness-skip-first"]);
+  assertThrows(() => plain.predict(x, { readout: "softmax" }), Error, "has no softmax readout");
+  const withReadout = new FFNN([16, 8, 8], { seed: 1, readout: {} });
+  await withReadout.trainMiniBatch(x, y, { batchSize: 10, epochs: 2, negatives: "hard" });
+  for (const readout of withReadout.readouts) {
+    const predicted = withReadout.predict(x, { readout });
+    assertEquals([predicted.shape, predicted.dtype], [[40], "int32"], readout);
+    predicted.dispose();
+  }
+  tf.dispose([x]);
+  plain.dispose();
+  withReadout.dispose();
 });

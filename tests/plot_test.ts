@@ -20,7 +20,7 @@ import {
   mimeBundle,
   Plot,
   plotlySource,
-} from "../lib/plot.ts";
+} from "../lib/plot/plot.ts";
 
 const PLOTLY_MIME = "application/vnd.plotly.v1+json";
 

@@ -11,7 +11,7 @@ import {
   type ProgressOptions,
   progressReporter,
   remainingMs,
-} from "../lib/progress.ts";
+} from "../lib/plot/progress.ts";
 
 /** Runs a whole training's worth of callbacks, `msPerEpoch` of fake time apart; returns the output. */
 async function simulate(

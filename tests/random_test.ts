@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertNotEquals, assertThrows } from "@std/assert";
-import { randperm, seededRandom, uniform } from "../lib/random.ts";
+import { randperm, seededRandom, uniform } from "../lib/core/random.ts";
 
 Deno.test("the same seed gives the same numbers, another seed others", () => {
   assertEquals(uniform(5, 0, 1, 3), uniform(5, 0, 1, 3));

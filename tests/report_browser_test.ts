@@ -7,8 +7,8 @@ import {
   figureHtml,
   histogram,
   lossCurves,
-} from "../lib/plot.ts";
-import { writeReport } from "../lib/report.ts";
+} from "../lib/plot/plot.ts";
+import { writeReport } from "../lib/plot/report.ts";
 import { countMainSvgs, countPlots, findChromium, renderInChromium } from "./browser.ts";
 import { ignoreUnless } from "./shared.ts";
 

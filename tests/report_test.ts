@@ -1,6 +1,6 @@
 import { assert, assertEquals, assertRejects, assertStringIncludes } from "@std/assert";
-import { confusionMatrix, type Figure, lossCurves, plotlySource } from "../lib/plot.ts";
-import { type Report, reportHtml, writeReport } from "../lib/report.ts";
+import { confusionMatrix, type Figure, lossCurves, plotlySource } from "../lib/plot/plot.ts";
+import { type Report, reportHtml, writeReport } from "../lib/plot/report.ts";
 
 const report: Report = {
   title: "FF <on> MNIST",

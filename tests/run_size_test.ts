@@ -6,9 +6,9 @@ import {
   assertThrows,
 } from "@std/assert";
 import { resolve } from "node:path";
-import { experimentConfig, runSize, trimTestSplit } from "../lib/run_size.ts";
-import { DEFAULT_CONFIG } from "../lib/experiment.ts";
-import type { Mnist } from "../lib/mnist.ts";
+import { runSize, trimTestSplit } from "../lib/notebook.ts";
+import { recipe } from "../lib/experiment.ts";
+import type { Mnist } from "../lib/data/mod.ts";
 
 function env(vars: Record<string, string>): (name: string) => string | undefined {
   return (name) => vars[name];
@@ -30,7 +30,7 @@ Deno.test("runSize: quick is smaller than default, full is the post's recipe", (
   assert(quick.testSize <= standard.testSize);
   assertEquals([full.trainSize, full.epochs, full.testSize], [50_000, 1000, 10_000]);
   for (const size of [quick, standard, full]) {
-    assert(size.miniBatch.batchSize <= size.miniBatch.trainSize, size.name);
+    assert(size.miniBatch.batchSize <= (size.miniBatch.trainSize ?? 50_000), size.name);
   }
 });
 
@@ -59,15 +59,20 @@ Deno.test("mnistDir comes from FF_MNIST_DIR, else data/mnist beside lib/", () =>
   assert(!dir.startsWith("/"), `${dir} is relative to the working directory`);
 });
 
-Deno.test("experimentConfig is the post's config at the run size", () => {
+Deno.test("size.recipe is a named recipe at the run size", () => {
   const size = runSize(env({ FF_QUICK: "1" }));
-  const config = experimentConfig(size, { label: "overlay" });
-  assertEquals(config, {
-    ...DEFAULT_CONFIG,
+  assertEquals(size.recipe("post", { label: "overlay" }), {
+    ...recipe("post"),
     trainSize: size.trainSize,
     epochs: size.epochs,
     label: "overlay",
   });
+  assertEquals(size.recipe("hinton"), {
+    ...recipe("hinton"),
+    trainSize: size.miniBatch.trainSize,
+    epochs: size.miniBatch.epochs,
+  });
+  assertThrows(() => size.recipe("nope"), Error, "unknown recipe");
 });
 
 Deno.test("trimTestSplit keeps the first images and labels of the test split", () => {
@@ -76,7 +81,13 @@ Deno.test("trimTestSplit keeps the first images and labels of the test split", (
     labels: Int32Array.from({ length: count }, (_, i) => i % 10),
     count,
   });
-  const mnist: Mnist = { train: split(3), test: split(5), source: "test", isSubset: false };
+  const mnist: Mnist = {
+    train: split(3),
+    test: split(5),
+    source: "test",
+    pixels: "standard",
+    isSubset: false,
+  };
   const trimmed = trimTestSplit(mnist, 2);
   assertEquals(trimmed.test.count, 2);
   assertEquals(Array.from(trimmed.test.labels), [0, 1]);

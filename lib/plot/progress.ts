@@ -6,15 +6,11 @@
  *
  * @module
  */
+import type { EpochProgress } from "../core/mod.ts";
+import { type JupyterDisplay, jupyterDisplay } from "../jupyter.ts";
+import { escapeHtml } from "./html.ts";
 
-/** What training reports after each epoch; `layer` counts from 0, `epoch` from 1. */
-export interface EpochProgress {
-  layer: number;
-  layers: number;
-  epoch: number;
-  epochs: number;
-  loss: number;
-}
+export type { EpochProgress };
 
 /** Where progress goes: `"auto"` picks jupyter, terminal or lines for where it runs. */
 export type ProgressMode = "auto" | "terminal" | "lines" | "jupyter";
@@ -113,10 +109,6 @@ function bar(fraction: number, width = 20): string {
   return `[${"#".repeat(filled)}${"-".repeat(width - filled)}]`;
 }
 
-function escapeHtml(text: string): string {
-  return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
-}
-
 /** Redraws are throttled to this; layer ends and the run's end always show. */
 const MIN_REDRAW_MS = 250;
 
@@ -163,26 +155,6 @@ function terminalMode(write: (text: string) => void, prefix: string, now: () => 
       write(`${clear}${prefix}${bar(s.done / s.total)} ${describe(s)}`);
     }
   };
-}
-
-/** What of `Deno.jupyter` this module uses. */
-type JupyterDisplay = (
-  bundle: Record<string, string>,
-  options: { raw: boolean; display_id: string; update?: boolean },
-) => Promise<void>;
-
-/**
- * `Deno.jupyter.display` inside the Deno kernel, else undefined. `Deno.jupyter` exists
- * everywhere but throws when read outside `deno jupyter`, hence the try.
- */
-function jupyterDisplay(): JupyterDisplay | undefined {
-  if (!("jupyter" in Deno)) return undefined;
-  try {
-    const display = (Deno.jupyter as { display?: unknown }).display;
-    return typeof display === "function" ? display as JupyterDisplay : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /** One notebook output, updated in place, with a line kept for each finished layer. */
@@ -255,6 +227,7 @@ export function progressReporter(options: ProgressOptions = {}): ProgressCallbac
   let lastTime = start;
   return async (progress) => {
     checkProgress(progress);
+    if (progress.warning) console.warn(`${prefix}warning: ${progress.warning}`);
     const t = now();
     const total = progress.layers * progress.epochs;
     const done = progress.layer * progress.epochs + progress.epoch;

@@ -17,7 +17,8 @@
  *
  * @module
  */
-import { OPTIONAL } from "./deps.ts";
+import { OPTIONAL } from "../deps.ts";
+import { readEnv } from "../env.ts";
 
 /** A plotly figure: traces and layout, exactly as `Plotly.newPlot` takes them. */
 export interface Figure {
@@ -128,11 +129,7 @@ function titleOf(figure: Figure): string | undefined {
 }
 
 function inliningTurnedOff(): boolean {
-  try {
-    return Deno.env.get("FF_INLINE_PLOTLY") === "0";
-  } catch {
-    return false; // no --allow-env: keep the default
-  }
+  return readEnv("FF_INLINE_PLOTLY") === "0";
 }
 
 /**
@@ -249,6 +246,37 @@ export function lossCurves(
       title: title(plotTitle),
       xaxis: { title: title("epoch") },
       yaxis: { title: title("loss") },
+    },
+  });
+}
+
+/**
+ * Lines, one per named series, over shared x values (default 1, 2, ...).
+ *
+ * @example
+ * ```ts
+ * import { lineChart } from "./plot.ts";
+ * lineChart({ goodness: [0.05, 0.03], softmax: [0.04, 0.02] }, { x: [5, 10], yTitle: "test error" });
+ * ```
+ */
+export function lineChart(
+  seriesByName: Record<string, ArrayLike<number>>,
+  options: { title?: string; xTitle?: string; yTitle?: string; x?: ArrayLike<number> } = {},
+): Plot {
+  const data = Object.entries(seriesByName).map(([name, values]) => {
+    const y = numbers(values, `series "${name}"`);
+    const x = options.x ? numbers(options.x, "x") : y.map((_, i) => i + 1);
+    if (x.length !== y.length) {
+      throw new Error(`series "${name}" has ${y.length} values for ${x.length} x values`);
+    }
+    return { type: "scatter", mode: "lines+markers", name, x, y };
+  });
+  return new Plot({
+    data,
+    layout: {
+      title: title(options.title),
+      xaxis: { title: title(options.xTitle) },
+      yaxis: { title: title(options.yTitle) },
     },
   });
 }

@@ -4,7 +4,8 @@
  *
  * @module
  */
-import { writeFileAtomic } from "./files.ts";
+import { writeFileAtomic } from "../files.ts";
+import { escapeHtml } from "./html.ts";
 import { type Figure, figureHtml, plotlyScriptTag } from "./plot.ts";
 
 /** What a report shows, top to bottom. */
@@ -13,11 +14,6 @@ export interface Report {
   /** Name to value, e.g. `{ "test error": "6.9%", epochs: 1000 }`; shown as a table. */
   summary: Record<string, string | number>;
   figures: Figure[];
-}
-
-function escapeHtml(text: string): string {
-  return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;")
-    .replace(/"/g, "&quot;");
 }
 
 const STYLE = `body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; }

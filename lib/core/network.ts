@@ -1,0 +1,543 @@
+/**
+ * A Forward-Forward network: layers trained on positive and negative data, each on the previous
+ * layer's outputs, never on its gradients; and predictions that ask it which label fits.
+ *
+ * Two ways to train: the post's, one layer after another on the whole batch (`train`), and
+ * Hinton's, all layers together on mini-batches (`trainMiniBatch`), where hard negatives, the
+ * softmax readout, shifts and dropout can join in.
+ *
+ * @module
+ */
+import { tf } from "./deps.ts";
+import { shiftImages } from "./augment.ts";
+import {
+  combineXY,
+  hardNegativeLabels,
+  labelArray,
+  type LabelMode,
+  type Labels,
+  negativeLabels,
+  type NegativeMode,
+} from "./data.ts";
+import { goodness } from "./goodness.ts";
+import {
+  type EpochCallback,
+  Layer,
+  type LayerOptions,
+  normalizeRows,
+  silentLayer,
+  TrainingDiverged,
+} from "./layer.ts";
+import { cooldown } from "./optim.ts";
+import { deriveSeed, randperm, seededRandom } from "./random.ts";
+import { type ReadoutOptions, SoftmaxReadout } from "./readout.ts";
+
+/** Options of an {@linkcode FFNN}: every {@linkcode LayerOptions} applies to each layer. */
+export interface FFNNOptions extends Omit<LayerOptions, "weight" | "bias"> {
+  /** Initial weights per layer ([out, in] and [out]), e.g. to reproduce a torch run. */
+  layers?: { weight: number[][] | tf.Tensor2D; bias: number[] | tf.Tensor1D }[];
+  /** Number of labels. Default 10. */
+  numClasses?: number;
+  /** How labels are written into the images. Default "concat", as in the post. */
+  label?: LabelMode;
+  /** The label entry's value: "max" (the post) or a number (Hinton: 1). Default "max". */
+  labelValue?: "max" | number;
+  /**
+   * A softmax readout on the normalised activities of the layers from `fromLayer` on (0-based;
+   * Hinton reads all but the first: 1), trained by `trainMiniBatch`. Default: none.
+   */
+  readout?: ReadoutOptions & { fromLayer?: number };
+}
+
+/** How {@linkcode FFNN.predict} picks a label. */
+export type Readout = "goodness" | "goodness-skip-first" | "softmax";
+
+/** The readouts a network has: goodness always, softmax when built with one. */
+export const READOUTS: readonly Readout[] = ["goodness", "goodness-skip-first", "softmax"];
+
+/** Options of {@linkcode FFNN.trainMiniBatch}; the defaults are the plain mini-batch loop. */
+export interface MiniBatchOptions {
+  /** Images per step. */
+  batchSize: number;
+  /** Passes over the images. */
+  epochs: number;
+  /** Default "permute". "hard" needs the softmax readout, whose scores it samples from. */
+  negatives?: NegativeMode;
+  /** Seed of the shuffles, negative labels, shifts and dropout. Default 0. */
+  seed?: number;
+  /** Hinton's linear cooldown of the learning rate over the second half. Default false. */
+  cooldown?: boolean;
+  /** Shift each image by up to this many pixels, redrawn every epoch. Default 0. */
+  shift?: number;
+  /** Fraction of each layer's units dropped in every training pass. Default 0. */
+  dropout?: number;
+  /** Continue a run that finished epoch startEpoch - 1 (see lib/checkpoint.ts). Default 1. */
+  startEpoch?: number;
+  /** Hears once per epoch (as layer 0 of 1, with the layers' mean loss). */
+  onEpoch?: EpochCallback;
+}
+
+/**
+ * A stack of Forward-Forward layers.
+ *
+ * @example
+ * ```ts
+ * import { tf } from "./deps.ts";
+ * import { combineXY, negativeLabels } from "./data.ts";
+ * import { FFNN } from "./network.ts";
+ * const x = tf.randomUniform([40, 6], 0, 1, "float32", 1) as tf.Tensor2D;
+ * const y = Array.from({ length: 40 }, (_, i) => i % 10);
+ * const net = new FFNN([16, 8, 8], { epochs: 20, seed: 1 });
+ * await net.train(combineXY(x, y), combineXY(x, negativeLabels(y, { seed: 1 })));
+ * net.predict(x).shape; // [40]: a label per row
+ * ```
+ */
+export class FFNN {
+  readonly dims: number[];
+  readonly layers: Layer[];
+  readonly numClasses: number;
+  readonly label: LabelMode;
+  readonly labelValue: "max" | number;
+  readonly readout?: SoftmaxReadout;
+  /** The first layer the readout reads (0-based). */
+  readonly readoutFrom: number;
+  /** Every option the network was built with, for saving and resuming. */
+  readonly options: Readonly<Omit<FFNNOptions, "layers">>;
+
+  constructor(dims: number[], options: FFNNOptions = {}) {
+    if (
+      !Array.isArray(dims) || dims.length < 2 || !dims.every((d) => Number.isInteger(d) && d > 0)
+    ) {
+      throw new Error(
+        `dims must list at least two positive integers (input width, then each layer's width), ` +
+          `got ${JSON.stringify(dims)}`,
+      );
+    }
+    const {
+      layers = [],
+      numClasses = 10,
+      label = "concat",
+      labelValue = "max",
+      readout,
+      seed = 0,
+      ...shared
+    } = options;
+    if (layers.length > 0 && layers.length !== dims.length - 1) {
+      throw new Error(
+        `got initial weights for ${layers.length} layers, dims make ${dims.length - 1}`,
+      );
+    }
+    if (!Number.isInteger(numClasses) || numClasses < 2) {
+      throw new Error(`numClasses must be an integer >= 2, got ${numClasses}`);
+    }
+    if (label === "concat" && dims[0] <= numClasses) {
+      throw new Error(
+        `dims[0] (${dims[0]}) must exceed numClasses (${numClasses}): with label "concat" the ` +
+          `input is the image's width plus numClasses`,
+      );
+    }
+    if (label === "overlay" && dims[0] < numClasses) {
+      throw new Error(
+        `dims[0] (${dims[0]}) must be at least numClasses (${numClasses}) for label "overlay"`,
+      );
+    }
+    const { layers: _initial, ...kept } = options;
+    this.options = kept;
+    this.dims = [...dims];
+    this.numClasses = numClasses;
+    this.label = label;
+    this.labelValue = labelValue;
+    this.layers = dims.slice(1).map((out, i) =>
+      new Layer(dims[i], out, { ...shared, seed: seed + i, ...layers[i] })
+    );
+    this.readoutFrom = readout?.fromLayer ?? 1;
+    if (readout) {
+      if (
+        !Number.isInteger(this.readoutFrom) || this.readoutFrom < 0 ||
+        this.readoutFrom >= this.layers.length
+      ) {
+        throw new Error(
+          `readout.fromLayer must be a layer index from 0 to ${
+            this.layers.length - 1
+          }, got ${this.readoutFrom}`,
+        );
+      }
+      this.readout = new SoftmaxReadout(dims.slice(1 + this.readoutFrom), numClasses, readout);
+    }
+  }
+
+  /** The width of the images this network takes, before the label is written in. */
+  get imageWidth(): number {
+    return this.label === "concat" ? this.dims[0] - this.numClasses : this.dims[0];
+  }
+
+  /**
+   * The post's training: the layers one after another on the whole batch, layer i on layer
+   * i-1's outputs. `start` continues a run stopped at that layer and epoch (lib/checkpoint.ts).
+   */
+  async train(
+    xPositive: tf.Tensor2D,
+    xNegative: tf.Tensor2D,
+    { onEpoch, start = { layer: 0, epoch: 1 } }: {
+      onEpoch?: EpochCallback;
+      start?: { layer: number; epoch: number };
+    } = {},
+  ): Promise<void> {
+    this.#checkLabelled(xPositive, "xPositive");
+    this.#checkLabelled(xNegative, "xNegative");
+    let [hPositive, hNegative] = [xPositive, xNegative];
+    for (const [i, layer] of this.layers.entries()) {
+      const before = i < start.layer;
+      const [nextPositive, nextNegative] = before
+        ? tf.tidy(() => [layer.forward(hPositive), layer.forward(hNegative)])
+        : await layer.train(hPositive, hNegative, {
+          onEpoch,
+          layer: i,
+          layers: this.layers.length,
+          startEpoch: i === start.layer ? start.epoch : 1,
+        });
+      if (i > 0) tf.dispose([hPositive, hNegative]);
+      [hPositive, hNegative] = [nextPositive, nextNegative];
+    }
+    tf.dispose([hPositive, hNegative]);
+  }
+
+  /**
+   * Training on mini-batches, all layers on every batch: each epoch shuffles the images and draws
+   * fresh negative labels; on every batch each layer takes one step and hands its outputs to the
+   * next. With a readout, a neutral-label pass first scores the batch; the readout learns from it
+   * and, with `negatives: "hard"`, the negative labels are drawn from its scores.
+   *
+   * `losses` records each epoch's mean batch loss per layer.
+   *
+   * @param x images without labels, [n, imageWidth]
+   * @param y their labels
+   */
+  async trainMiniBatch(x: tf.Tensor2D, y: Labels, options: MiniBatchOptions): Promise<void> {
+    const {
+      batchSize,
+      epochs,
+      negatives = "permute",
+      seed = 0,
+      shift = 0,
+      dropout = 0,
+      startEpoch = 1,
+      onEpoch,
+    } = options;
+    this.#checkImages(x, "x");
+    const rows = x.shape[0];
+    const labels = labelArray(y, rows, this.numClasses);
+    if (!Number.isInteger(batchSize) || batchSize < 1) {
+      throw new Error(`batchSize must be a positive integer, got ${batchSize}`);
+    }
+    if (!Number.isInteger(epochs) || epochs < 0) {
+      throw new Error(`epochs must be a non-negative integer, got ${epochs}`);
+    }
+    if (!(dropout >= 0 && dropout < 1)) {
+      throw new Error(`dropout must be a fraction from 0 up to (not including) 1, got ${dropout}`);
+    }
+    if (negatives === "hard" && !this.readout) {
+      throw new Error(
+        'negatives "hard" are drawn from the softmax readout\'s scores: build the network with ' +
+          'a readout, or use negatives "permute" or "wrong"',
+      );
+    }
+    if (!["permute", "wrong", "hard"].includes(negatives)) {
+      throw new Error(`negatives must be "permute", "wrong" or "hard", got "${negatives}"`);
+    }
+    const images = await x.data() as Float32Array;
+    const pixels = x.shape[1];
+    const background = shift > 0 ? images.reduce((a, b) => Math.min(a, b), Infinity) : 0;
+    if (startEpoch === 1) { for (const layer of this.layers) layer.losses = []; }
+    const { learningRate } = this.layers[0].options;
+    for (let epoch = startEpoch; epoch <= epochs; epoch++) {
+      const scale = options.cooldown ? cooldown(epoch, epochs) : 1;
+      const order = randperm(rows, deriveSeed(seed, epoch, 1));
+      const yNegative = negatives === "hard" ? undefined : negativeLabels(labels, {
+        mode: negatives,
+        seed: deriveSeed(seed, epoch, 2),
+        numClasses: this.numClasses,
+      });
+      const shifts = seededRandom(deriveSeed(seed, epoch, 3));
+      let sums = tf.zeros([this.layers.length]);
+      let batches = 0;
+      for (let start = 0; start < rows; start += batchSize, batches++) {
+        const batch = order.subarray(start, Math.min(start + batchSize, rows));
+        const picked = new Float32Array(batch.length * pixels);
+        batch.forEach((row, i) =>
+          picked.set(images.subarray(row * pixels, (row + 1) * pixels), i * pixels)
+        );
+        const batchImages = shift > 0
+          ? shiftImages(picked, batch.length, shift, shifts, background)
+          : picked;
+        const xBatch = tf.tensor2d(batchImages, [batch.length, pixels]);
+        const yBatch = Int32Array.from(batch, (row) => labels[row]);
+        try {
+          const yNegBatch = await this.#readoutStep(
+            xBatch,
+            yBatch,
+            scale,
+            negatives === "hard",
+            deriveSeed(seed, epoch, 4, batches),
+          ) ??
+            Int32Array.from(batch, (row) => yNegative![row]);
+          const losses = tf.tidy(() => {
+            let hPositive = this.#withLabels(xBatch, yBatch);
+            let hNegative = this.#withLabels(xBatch, yNegBatch);
+            return tf.stack(this.layers.map((layer, l) => {
+              const step = layer.step(hPositive, hNegative, {
+                scale,
+                dropout: dropout > 0
+                  ? { rate: dropout, seed: deriveSeed(seed, epoch, 5, batches, l) }
+                  : undefined,
+              });
+              [hPositive, hNegative] = [step.hPositive, step.hNegative];
+              return step.loss;
+            }));
+          });
+          const next = tf.add(sums, losses);
+          tf.dispose([sums, losses]);
+          sums = next;
+        } finally {
+          xBatch.dispose();
+        }
+      }
+      const means = Array.from(await sums.data(), (sum) => sum / batches);
+      sums.dispose();
+      means.forEach((loss, i) => {
+        if (!Number.isFinite(loss)) throw new TrainingDiverged(i, epoch, loss, learningRate);
+        this.layers[i].losses.push(loss);
+      });
+      const warning = await this.#silentWarning(x, epoch, learningRate);
+      const loss = means.reduce((a, b) => a + b) / means.length;
+      await onEpoch?.({ layer: 0, layers: 1, epoch, epochs, loss, ...warning && { warning } });
+    }
+  }
+
+  /**
+   * Goodness summed over the layers with each label written into x: [n, numClasses]. x holds
+   * images only; the label is written in the way it was for training. `skipFirst` leaves the
+   * first layer out of the sum (Hinton's test: its goodness mostly reflects the label's pixels).
+   */
+  goodnessPerLabel(
+    x: tf.Tensor2D,
+    { skipFirst = false }: { skipFirst?: boolean } = {},
+  ): tf.Tensor2D {
+    const [all, skipped] = this.#goodnessSums(x, skipFirst ? [false, true] : [true, false]);
+    return (skipFirst ? skipped : all)!;
+  }
+
+  /**
+   * The goodness per label summed over all layers and over all but the first, as wanted: one
+   * pass per label serves both.
+   */
+  #goodnessSums(
+    x: tf.Tensor2D,
+    [wantAll, wantSkipped]: [boolean, boolean],
+  ): [tf.Tensor2D?, tf.Tensor2D?] {
+    this.#checkImages(x, "x");
+    const [first, ...rest] = this.layers;
+    const rows = x.shape[0];
+    const { normalize, goodness: kind } = first.options;
+    // Every label gives the first layer an input of the same length (one label entry of the same
+    // value), so its normalisation is the same for all labels; the first product is computed once,
+    // for label 0, and label k adds a rank-one term:
+    //   z_k = z_0 + c (w_k - w_0)ᵀ,  c = the normalised label entry, w_k = W's column of label k
+    // (the same numbers as writing in each label and running the layer; tests check both ways).
+    const [z0, c] = tf.tidy(() => {
+      const x0 = normalizeRows(this.#withLabels(x, new Int32Array(rows)), normalize);
+      return [
+        tf.fused.matMul({ a: x0, b: first.weight, transposeB: true, bias: first.bias }),
+        tf.slice(x0, [0, this.#labelColumn(0)], [rows, 1]),
+      ];
+    });
+    // One label at a time, each in its own scope: all at once would take numClasses copies of
+    // the activations (gigabytes at 50,000 images).
+    const perLabel = Array.from({ length: this.numClasses }, (_, label) =>
+      tf.tidy(() => {
+        const w = (k: number) => tf.slice(first.weight, [0, this.#labelColumn(k)], [-1, 1]);
+        const shift = tf.transpose(tf.sub(w(label), w(0)));
+        let h = tf.fused.matMul({ a: c, b: shift, bias: z0, activation: "relu" }) as tf.Tensor2D;
+        const firstGoodness = goodness(h, kind);
+        let skipped: tf.Tensor1D = tf.zeros([rows]);
+        for (const layer of rest) {
+          h = layer.forward(h);
+          skipped = tf.add(skipped, goodness(h, layer.options.goodness));
+        }
+        return [tf.add(firstGoodness, skipped), skipped] as tf.Tensor1D[];
+      }));
+    try {
+      return [
+        wantAll ? tf.stack(perLabel.map(([all]) => all), 1) as tf.Tensor2D : undefined,
+        wantSkipped
+          ? tf.stack(perLabel.map(([, skipped]) => skipped), 1) as tf.Tensor2D
+          : undefined,
+      ];
+    } finally {
+      tf.dispose([...perLabel.flat(), z0, c]);
+    }
+  }
+
+  /** The softmax readout's scores from one neutral-label pass: [n, numClasses]. */
+  readoutScores(x: tf.Tensor2D): tf.Tensor2D {
+    if (!this.readout) {
+      throw new Error(
+        'this network has no softmax readout: build it with `readout: {}`, or predict by "goodness"',
+      );
+    }
+    this.#checkImages(x, "x");
+    return tf.tidy(() => this.readout!.logits(this.#neutralStates(x)));
+  }
+
+  /**
+   * The label the network finds best for every row of x: [n] int32. `readout` says how it
+   * judges: by goodness over all layers (the post), over all but the first, or by the softmax
+   * readout.
+   */
+  predict(x: tf.Tensor2D, { readout = "goodness" }: { readout?: Readout } = {}): tf.Tensor1D {
+    return this.predictEach(x, [readout])[readout]!;
+  }
+
+  /** {@linkcode FFNN.predict} by several readouts at once, sharing the goodness passes. */
+  predictEach(
+    x: tf.Tensor2D,
+    readouts: readonly Readout[] = this.readouts,
+  ): Partial<Record<Readout, tf.Tensor1D>> {
+    for (const readout of readouts) {
+      if (!READOUTS.includes(readout)) {
+        throw new Error(`readout must be one of ${READOUTS.join(", ")}, got "${readout}"`);
+      }
+      if (readout === "goodness-skip-first" && this.layers.length < 2) {
+        throw new Error('readout "goodness-skip-first" needs at least two layers');
+      }
+    }
+    return tf.tidy(() => {
+      const out: Partial<Record<Readout, tf.Tensor1D>> = {};
+      const wanted: [boolean, boolean] = [
+        readouts.includes("goodness"),
+        readouts.includes("goodness-skip-first"),
+      ];
+      if (wanted[0] || wanted[1]) {
+        const [all, skipped] = this.#goodnessSums(x, wanted);
+        if (all) out.goodness = tf.argMax(all, 1);
+        if (skipped) out["goodness-skip-first"] = tf.argMax(skipped, 1);
+      }
+      if (readouts.includes("softmax")) out.softmax = tf.argMax(this.readoutScores(x), 1);
+      return out as Record<string, tf.Tensor1D>;
+    });
+  }
+
+  /** The readouts this network can predict with. */
+  get readouts(): Readout[] {
+    return READOUTS.filter((r) =>
+      r === "softmax" ? this.readout !== undefined : r === "goodness" || this.layers.length > 1
+    );
+  }
+
+  /** The losses of every layer's last training, one array per layer. */
+  get losses(): number[][] {
+    return this.layers.map((layer) => layer.losses);
+  }
+
+  /** Every variable of the network, layer after layer, then the readout's. */
+  get variables(): tf.Variable[] {
+    return [...this.layers.flatMap((layer) => layer.variables), ...(this.readout?.variables ?? [])];
+  }
+
+  /** Frees every layer and the readout. */
+  dispose(): void {
+    for (const layer of this.layers) layer.dispose();
+    this.readout?.dispose();
+  }
+
+  /** The normalised activities of the layers the readout reads, on a neutral-label pass. */
+  #neutralStates(x: tf.Tensor2D): tf.Tensor2D[] {
+    let h = this.#withLabels(x, "neutral");
+    return this.layers.flatMap((layer, i) => {
+      h = layer.forward(h);
+      return i >= this.readoutFrom ? [normalizeRows(h, layer.options.normalize)] : [];
+    });
+  }
+
+  /** The readout's step on a batch; with `hard`, also the batch's hard negative labels. */
+  async #readoutStep(
+    x: tf.Tensor2D,
+    y: Int32Array,
+    scale: number,
+    hard: boolean,
+    seed: number,
+  ): Promise<Int32Array | undefined> {
+    if (!this.readout) return undefined;
+    const states = tf.tidy(() => this.#neutralStates(x));
+    try {
+      // The negatives come from the scores before the readout's step, as in Hinton's code.
+      let hardLabels: Int32Array | undefined;
+      if (hard) {
+        const scores = this.readout.logits(states);
+        try {
+          hardLabels = await hardNegativeLabels(scores, y, seed);
+        } finally {
+          scores.dispose();
+        }
+      }
+      this.readout.step(states, y, scale).dispose();
+      return hardLabels;
+    } finally {
+      tf.dispose(states);
+    }
+  }
+
+  /** A warning naming the first layer with no active unit on (up to) the first 256 images. */
+  async #silentWarning(
+    x: tf.Tensor2D,
+    epoch: number,
+    learningRate: number,
+  ): Promise<string | undefined> {
+    const sample = tf.tidy(() => {
+      const rows = Math.min(x.shape[0], 256);
+      let h = this.#withLabels(tf.slice2d(x, [0, 0], [rows, -1]), "neutral");
+      return tf.stack(this.layers.map((layer) => tf.max(h = layer.forward(h))));
+    });
+    const maxima = await sample.data();
+    sample.dispose();
+    const silent = maxima.findIndex((m) => !(m > 0));
+    return silent >= 0 ? silentLayer(silent, epoch, learningRate) : undefined;
+  }
+
+  #withLabels(x: tf.Tensor2D, y: Labels | "neutral"): tf.Tensor2D {
+    return combineXY(x, y, {
+      numClasses: this.numClasses,
+      mode: this.label,
+      value: this.labelValue,
+    });
+  }
+
+  /** Index of label k's entry in the first layer's input. */
+  #labelColumn(k: number): number {
+    return this.label === "concat" ? this.imageWidth + k : k;
+  }
+
+  #checkImages(x: tf.Tensor2D, name: string): void {
+    if (!(x instanceof tf.Tensor) || x.rank !== 2) {
+      throw new Error(`${name} must be a 2-D tensor of images, one per row`);
+    }
+    if (x.shape[1] === this.imageWidth) return;
+    const how = this.label === "concat"
+      ? `dims[0] = ${this.dims[0]} minus numClasses = ${this.numClasses}, for label "concat"`
+      : `dims[0] = ${this.dims[0]}, for label "overlay"`;
+    throw new Error(
+      `${name} has ${x.shape[1]} features per row, but this network takes images of ` +
+        `${this.imageWidth} (${how}): check numClasses and dims[0]`,
+    );
+  }
+
+  #checkLabelled(x: tf.Tensor2D, name: string): void {
+    if (!(x instanceof tf.Tensor) || x.rank !== 2 || x.shape[1] !== this.dims[0]) {
+      const got = x instanceof tf.Tensor ? `[${x.shape}]` : typeof x;
+      throw new Error(
+        `${name} must be images with their labels written in, [n, dims[0] = ${this.dims[0]}]; ` +
+          `got ${got}: make it with combineXY, or pass plain images to trainMiniBatch`,
+      );
+    }
+  }
+}

@@ -1,0 +1,117 @@
+/**
+ * Data: MNIST and Fashion-MNIST, read from their IDX files, checked and scaled; fetched with
+ * checksums; split into training, validation and test images; picked into tensors.
+ *
+ * @example
+ * ```ts
+ * import { loadMnistOrSubset, pick, splitValidation } from "./mod.ts";
+ * const data = splitValidation(await loadMnistOrSubset("data/mnist"));
+ * const { x, y } = pick(data.validation, [0, 1, 2]); // x: [3, 784], y: Int32Array of 3
+ * ```
+ *
+ * @module
+ */
+import { tf } from "../deps.ts";
+import { IMAGE_SIZE, type Mnist, type MnistSplit } from "./mnist.ts";
+
+export {
+  type DatasetName,
+  DATASETS,
+  IMAGE_SIZE,
+  loadDataset,
+  loadMnist,
+  loadMnistNpmSubset,
+  loadMnistOrSubset,
+  type LoadOptions,
+  type Mnist,
+  MNIST_FILES,
+  type MnistSplit,
+  normalisePixels,
+  type PixelScale,
+} from "./mnist.ts";
+export {
+  fetchMnist,
+  type FetchMnistOptions,
+  type FetchMnistResult,
+  MNIST_SHA256,
+} from "./fetch.ts";
+
+/**
+ * Images [count, 784] and labels of the rows `indices` of a split.
+ *
+ * @example
+ * ```ts
+ * import { loadMnistOrSubset, pick } from "./mod.ts";
+ * const mnist = await loadMnistOrSubset("data/mnist");
+ * const { x, y } = pick(mnist.test, Array.from({ length: 100 }, (_, i) => i));
+ * ```
+ */
+export function pick(split: MnistSplit, indices: ArrayLike<number>): {
+  x: tf.Tensor2D;
+  y: Int32Array;
+} {
+  const images = new Float32Array(indices.length * IMAGE_SIZE);
+  const y = new Int32Array(indices.length);
+  for (let i = 0; i < indices.length; i++) {
+    const row = indices[i];
+    if (!Number.isInteger(row) || row < 0 || row >= split.count) {
+      throw new Error(`index ${row} is outside the split's ${split.count} images`);
+    }
+    images.set(split.images.subarray(row * IMAGE_SIZE, (row + 1) * IMAGE_SIZE), i * IMAGE_SIZE);
+    y[i] = split.labels[row];
+  }
+  return { x: tf.tensor2d(images, [indices.length, IMAGE_SIZE]), y };
+}
+
+/** Every image of a split, as {@linkcode pick} gives them. */
+export function pickAll(split: MnistSplit): { x: tf.Tensor2D; y: Int32Array } {
+  return pick(split, Array.from({ length: split.count }, (_, i) => i));
+}
+
+/**
+ * The first `count` images of a split (all of them if it has fewer).
+ *
+ * @example
+ * ```ts
+ * import { firstImages, loadMnistOrSubset } from "./mod.ts";
+ * const few = firstImages((await loadMnistOrSubset()).test, 500); // few.count === 500
+ * ```
+ */
+export function firstImages(split: MnistSplit, count: number): MnistSplit {
+  if (!Number.isInteger(count) || count < 1) {
+    throw new Error(`the number of images must be a positive integer, got ${count}`);
+  }
+  if (count >= split.count) return split;
+  return {
+    images: split.images.subarray(0, count * IMAGE_SIZE),
+    labels: split.labels.subarray(0, count),
+    count,
+  };
+}
+
+/** Training images, the validation images held out of them, and the test images. */
+export interface Splits extends Mnist {
+  validation: MnistSplit;
+}
+
+/**
+ * Holds the last training images out for validation: 10,000 of MNIST's 60,000 (Hinton's split),
+ * a sixth of smaller sets. Choices (readout, epochs) are made on validation, never on test.
+ *
+ * @example
+ * ```ts
+ * import { loadMnistOrSubset, splitValidation } from "./mod.ts";
+ * const { train, validation } = splitValidation(await loadMnistOrSubset()); // 50,000 and 10,000
+ * ```
+ */
+export function splitValidation(data: Mnist): Splits {
+  const { train } = data;
+  const held = Math.min(10_000, Math.floor(train.count / 6));
+  const kept = train.count - held;
+  const part = (start: number, end: number): MnistSplit => ({
+    images: train.images.subarray(start * IMAGE_SIZE, end * IMAGE_SIZE),
+    labels: train.labels.subarray(start, end),
+    count: end - start,
+  });
+  return { ...data, train: part(0, kept), validation: part(kept, train.count) };
+}

@@ -1,0 +1,95 @@
+// The backends' fast paths and workarounds compute what tfjs's own kernels compute.
+import { assert, assertEquals, assertRejects } from "@std/assert";
+import { setBackend, tf } from "../lib/mod.ts";
+import { registerBlasBackend } from "../lib/backends/blas.ts";
+
+const random = (shape: number[], seed: number) => tf.randomUniform(shape, -2, 2, "float32", seed);
+
+/** What each op gives on one backend, as plain numbers. */
+async function compute(backend: string, ops: (() => tf.Tensor)[]): Promise<number[][]> {
+  await setBackend(backend);
+  return ops.map((op) => tf.tidy(() => Array.from(op().dataSync())));
+}
+
+const OPS: [string, () => tf.Tensor][] = [
+  ["row broadcast add", () => tf.add(random([30, 20], 1), random([20], 2))],
+  ["column broadcast mul", () => tf.mul(random([30, 20], 1), random([30, 1], 3))],
+  ["outer product by broadcast", () => tf.mul(random([30, 1], 4), random([1, 20], 5))],
+  ["same-shape sub", () => tf.sub(random([30, 20], 6), random([30, 20], 7))],
+  ["scalar div", () => tf.div(random([30, 20], 8), 3)],
+  ["column slice", () => tf.slice(random([30, 20], 9), [2, 5], [20, 11])],
+  ["row slice (a view)", () => tf.slice(random([30, 20], 10), [4, 0], [10, 20])],
+  ["concat of columns", () => tf.concat([random([30, 4], 11), random([30, 9], 12)], 1)],
+  ["sum over rows", () => tf.sum(random([30, 20], 13), 0)],
+  ["mean over rows, kept", () => tf.mean(random([30, 20], 14), 0, true)],
+  ["sum over columns", () => tf.sum(random([30, 20], 15), 1)],
+  ["relu with special values", () => tf.relu(tf.tensor([-Infinity, -0, 0, NaN, 2, -3, Infinity]))],
+  [
+    "fused product, transposed, with bias",
+    () =>
+      tf.fused.matMul({
+        a: random([30, 20], 16),
+        b: random([10, 20], 17),
+        transposeB: true,
+        bias: random([10], 18),
+      }),
+  ],
+  [
+    "fused product with a full bias and relu",
+    () =>
+      tf.fused.matMul({
+        a: random([30, 1], 19),
+        b: random([1, 10], 20),
+        bias: random([30, 10], 21),
+        activation: "relu",
+      }),
+  ],
+  [
+    "product, first operand transposed",
+    () => tf.matMul(random([20, 30], 22), random([20, 10], 23), true, false),
+  ],
+];
+
+const backends = ["cpu", "wasm", ...(registerBlasBackend().ok ? ["blas"] : [])];
+
+Deno.test("cpu, wasm and blas agree: each one's fast paths and workarounds against the others", async () => {
+  // wasm runs tfjs's own kernels for all but the products, cpu and blas the fast paths for all
+  // but the products, blas its own products: every kernel here meets an independent one.
+  const expected = OPS.map(([, op]) => op);
+  const results = new Map<string, number[][]>();
+  for (const backend of backends) results.set(backend, await compute(backend, expected));
+  const reference = results.get("cpu")!;
+  OPS.forEach(([name], i) => {
+    for (const backend of backends) {
+      const got = results.get(backend)![i];
+      assertEquals(got.length, reference[i].length, `${name} on ${backend}`);
+      got.forEach((v, j) => {
+        const e = reference[i][j];
+        const same = Number.isNaN(e)
+          ? Number.isNaN(v)
+          : v === e || Math.abs(v - e) <= 1e-5 * Math.max(1, Math.abs(e));
+        assert(same, `${name} on ${backend}: [${j}] = ${v}, cpu says ${e}`);
+      });
+    }
+  });
+  await setBackend("cpu");
+});
+
+Deno.test("the cpu fast paths give the values worked out by hand", async () => {
+  await setBackend("cpu");
+  tf.tidy(() => {
+    const x = tf.tensor2d([[1, 2, 3], [4, 5, 6]]);
+    assertEquals(tf.add(x, tf.tensor1d([10, 20, 30])).arraySync(), [[11, 22, 33], [14, 25, 36]]);
+    assertEquals(tf.mul(x, tf.tensor2d([[2], [3]])).arraySync(), [[2, 4, 6], [12, 15, 18]]);
+    assertEquals(tf.slice(x, [0, 1], [2, 2]).arraySync(), [[2, 3], [5, 6]]);
+    assertEquals(tf.concat2d([x, x], 1).arraySync(), [[1, 2, 3, 1, 2, 3], [4, 5, 6, 4, 5, 6]]);
+    assertEquals(tf.sum(x, 0).arraySync(), [5, 7, 9]);
+    assertEquals(tf.mean(x, 0).arraySync(), [2.5, 3.5, 4.5]);
+    assertEquals(tf.relu(tf.tensor1d([-1, 0, 2])).arraySync(), [0, 0, 2]);
+  });
+});
+
+Deno.test("setBackend refuses, in one line, what it cannot start", async () => {
+  await assertRejects(() => setBackend("tpu"), Error, 'unknown backend "tpu": choose one of');
+  await setBackend("cpu");
+});

@@ -1,0 +1,87 @@
+// Every fused kernel computes exactly its formula: the plain tf ops written once in lib/core/.
+// Random inputs, each kernel against `formula` on the same backend.
+import { assert } from "@std/assert";
+import {
+  adamUpdate,
+  ffLossAndGradient,
+  type Fusable,
+  goodness,
+  normalizeRows,
+  setBackend,
+  sgdUpdate,
+  tf,
+} from "../lib/mod.ts";
+import { registerBlasBackend } from "../lib/backends/blas.ts";
+
+/** max|a - b| <= tolerance · max(1, max|b|), for every output. */
+function assertClose(actual: tf.Tensor[], expected: tf.Tensor[], tolerance: number, what: string) {
+  actual.forEach((a, i) => {
+    const [x, y] = [a.dataSync(), expected[i].dataSync()];
+    assert(x.length === y.length, `${what}: output ${i} has ${x.length} values, not ${y.length}`);
+    const scale = Math.max(1, ...Array.from(y, Math.abs));
+    const worst = Math.max(0, ...Array.from(x, (v, j) => Math.abs(v - y[j])));
+    assert(worst <= tolerance * scale, `${what}: output ${i} differs by ${worst} (scale ${scale})`);
+  });
+}
+
+// deno-lint-ignore no-explicit-any
+type AnyFusable = Fusable<any, any, tf.Tensor | tf.Tensor[]>;
+
+const random = (shape: number[], seed: number, low = -2, high = 2) =>
+  tf.randomUniform(shape, low, high, "float32", seed);
+
+/** Each fusable formula with inputs and attributes to try it on. */
+const cases: [string, AnyFusable, () => [tf.NamedTensorMap, tf.NamedAttrMap]][] = [
+  ...(["mean", "sum"] as const).map((
+    kind,
+  ): [string, AnyFusable, () => [tf.NamedTensorMap, tf.NamedAttrMap]] => [
+    `goodness (${kind})`,
+    goodness.kernel,
+    () => [{ h: random([37, 53], 1) }, { kind }],
+  ]),
+  ...(["l2", "rms"] as const).map((
+    kind,
+  ): [string, AnyFusable, () => [tf.NamedTensorMap, tf.NamedAttrMap]] => [
+    `normalizeRows (${kind})`,
+    normalizeRows.kernel,
+    () => [{ x: tf.concat([random([36, 53], 2), tf.zeros([1, 53])]) }, { kind }],
+  ]),
+  ...([["mean", 2], ["sum", 53]] as const).map((
+    [kind, threshold],
+  ): [string, AnyFusable, () => [tf.NamedTensorMap, tf.NamedAttrMap]] => [
+    `ffLossAndGradient (${kind})`,
+    ffLossAndGradient.kernel,
+    () => [{ z: random([40, 53], 3, -3, 3) }, { numPositive: 17, threshold, kind }],
+  ]),
+  ["adamUpdate", adamUpdate, () => [
+    {
+      p: random([13, 7], 4),
+      m: random([13, 7], 5),
+      v: random([13, 7], 6, 0, 1),
+      g: random([13, 7], 7),
+    },
+    { learningRate: 0.03, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, step: 3 },
+  ]],
+  ["sgdUpdate", sgdUpdate, () => [
+    { p: random([13, 7], 8), v: random([13, 7], 9), g: random([13, 7], 10) },
+    { learningRate: 0.1, momentum: 0.9, weightDecay: 0.003 },
+  ]],
+];
+
+const backends = ["cpu", ...(registerBlasBackend().ok ? ["blas"] : [])];
+for (const backend of backends) {
+  Deno.test(`every fused kernel on ${backend} equals its formula on random inputs`, async (t) => {
+    await setBackend(backend);
+    for (const [name, formula, make] of cases) {
+      await t.step(name, () => {
+        assert(tf.getKernel(formula.kernelName, backend) !== undefined, `${backend} fuses ${name}`);
+        tf.tidy(() => {
+          const [inputs, attrs] = make();
+          const fused = [formula(inputs, attrs)].flat();
+          const plain = [tf.tidy(() => formula.formula(inputs, attrs))].flat();
+          assertClose(fused, plain, 2e-6, name);
+        });
+      });
+    }
+  });
+}
