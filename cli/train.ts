@@ -134,6 +134,8 @@ ${
                       fashion-mnist, Debian's /usr/share/datasets/fashion-mnist)
   --backend NAME      ${BACKENDS.join(", ")} (default: env FF_BACKEND, else auto)
   --out DIR           run folder (default runs/<date-time>)
+  --eval-every N      mini-batch recipes: print every readout's validation and test error every
+                      N epochs (metrics.json keeps the curve)
   --help              this text
 
 Any recipe setting can be changed:
@@ -185,6 +187,7 @@ export interface TrainOptions {
   data: string;
   backend?: string;
   out: string;
+  evaluateEvery?: number;
 }
 
 /** Reads the command line; throws a one-line error for anything it cannot use. */
@@ -197,9 +200,11 @@ export function parseTrainArgs(args: string[]): TrainOptions | "help" {
       allowPositionals: false,
       options: {
         ...Object.fromEntries(
-          [...Object.keys(FIELDS), "recipe", "dataset", "data", "backend", "out"].map((
-            name,
-          ) => [name, { type: "string" as const }]),
+          [...Object.keys(FIELDS), "recipe", "dataset", "data", "backend", "out", "eval-every"].map(
+            (
+              name,
+            ) => [name, { type: "string" as const }],
+          ),
         ),
         help: { type: "boolean" },
       },
@@ -238,6 +243,7 @@ export function parseTrainArgs(args: string[]): TrainOptions | "help" {
     data: flag("data") ?? DATASETS[dataset].dir,
     backend: flag("backend"),
     out: flag("out") ?? `runs/${stamp}`,
+    evaluateEvery: flag("eval-every") ? integer("eval-every", flag("eval-every")!, 1) : undefined,
   };
 }
 
@@ -275,6 +281,14 @@ async function main(args: string[]): Promise<void> {
   let sampledPeak = 0;
   const result = await runExperiment(data, r, {
     dataset,
+    evaluateEvery: options.evaluateEvery,
+    onEvaluate: ({ epoch, seconds, errors }) =>
+      console.log(
+        `epoch ${epoch} (${seconds.toFixed(0)} s of training): ` +
+          Object.entries(errors).map(([readout, e]) =>
+            `${readout} validation ${e.validation.toFixed(4)} test ${e.test.toFixed(4)}`
+          ).join(", "),
+      ),
     onEpoch: (epoch) => {
       sampledPeak = Math.max(sampledPeak, Deno.memoryUsage().rss);
       return progress({ ...epoch, ...(epoch.warning && { warning: inFlagTerms(epoch.warning) }) });
@@ -329,6 +343,7 @@ async function main(args: string[]): Promise<void> {
     seconds,
     seconds_per_epoch_by_layer: result.secondsPerEpochByLayer,
     losses: result.losses,
+    curve: result.curve,
     peak_memory_mib: peakMemoryMiB() ?? Math.max(sampledPeak, Deno.memoryUsage().rss) / 2 ** 20,
     tfjs: tf.version_core,
     deno: Deno.version.deno,

@@ -13,6 +13,7 @@
 import {
   combineXY,
   type EpochCallback,
+  type EpochProgress,
   FFNN,
   type FFNNOptions,
   type GoodnessKind,
@@ -260,8 +261,14 @@ export interface ExperimentResult {
   readout: Readout;
   /** The test error of that readout. */
   testError: number;
-  /** Seconds spent training. */
+  /** Seconds spent training (the epochs themselves: not the callbacks, not `evaluateEvery`'s scoring). */
   trainSeconds: number;
+  /** With `evaluateEvery`: the validation and test error of every readout along the way. */
+  curve: {
+    epoch: number;
+    seconds: number;
+    errors: Partial<Record<Readout, Omit<Errors, "train">>>;
+  }[];
   /**
    * Seconds per epoch of each layer (full batch), or of the whole network (one entry, mini-
    * batches): the time between epoch reports, so a layer's first epoch also pays for preparing
@@ -340,6 +347,13 @@ export function withPixels(data: Mnist, pixels: PixelScale, dataset: DatasetName
 /** Options of {@linkcode runExperiment}. */
 export interface RunOptions {
   onEpoch?: EpochCallback;
+  /**
+   * Mini-batch recipes: score every readout on the validation and test images every this many
+   * epochs (and after the last), into `curve`. Default: only at the end.
+   */
+  evaluateEvery?: number;
+  /** Hears each point of the curve as it is scored. */
+  onEvaluate?: (point: ExperimentResult["curve"][number]) => void | Promise<void>;
   /** Which dataset `data` is (for its pixel statistics). Default "mnist". */
   dataset?: DatasetName;
 }
@@ -360,7 +374,7 @@ export interface RunOptions {
 export async function runExperiment(
   data: Mnist,
   r: Recipe,
-  { onEpoch, dataset = "mnist" }: RunOptions = {},
+  { onEpoch, dataset = "mnist", evaluateEvery, onEvaluate }: RunOptions = {},
 ): Promise<ExperimentResult> {
   checkRecipe(r);
   const splits = splitValidation(withPixels(data, r.pixels, dataset));
@@ -375,9 +389,28 @@ export async function runExperiment(
   const net = new FFNN([inputWidth(r.label), ...r.layers], networkOptions(r));
   try {
     const start = performance.now();
-    const timed = epochTimer(start, onEpoch);
+    const curve: ExperimentResult["curve"] = [];
+    const evaluate = async (progress: EpochProgress) => {
+      await onEpoch?.(progress);
+      const { epoch, epochs } = progress;
+      if (
+        !evaluateEvery || r.batchSize === undefined || (epoch % evaluateEvery && epoch < epochs)
+      ) return;
+      const [validation, test] = [
+        await scoreSplit(net, splits.validation),
+        await scoreSplit(net, splits.test),
+      ];
+      const errors = Object.fromEntries(
+        net.readouts.map((
+          readout,
+        ) => [readout, { validation: validation[readout]!, test: test[readout]! }]),
+      );
+      curve.push({ epoch, seconds: timed.seconds(), errors });
+      await onEvaluate?.(curve.at(-1)!);
+    };
+    const timed = epochTimer(start, evaluate);
     await train(net, pick(splits.train, rows), r, timed.onEpoch);
-    const trainSeconds = (performance.now() - start) / 1000;
+    const trainSeconds = timed.seconds();
     // Scored on freshly picked copies: the training tensors are gone by now, which keeps the
     // run's peak memory down.
     const scoredTrain = trainingImages(splits.train, rows.subarray(0, 10_000));
@@ -407,6 +440,7 @@ export async function runExperiment(
       trainSeconds,
       secondsPerEpochByLayer: timed.secondsPerEpochByLayer(),
       losses: net.losses,
+      curve,
       net,
     };
   } catch (e) {
@@ -444,6 +478,8 @@ function epochTimer(start: number, onEpoch?: EpochCallback) {
       return Promise.resolve(done).then(() => void (last = performance.now()));
     },
     secondsPerEpochByLayer: () => seconds.map((s, layer) => s / epochs[layer]),
+    /** The epochs' seconds so far, all layers together. */
+    seconds: () => seconds.reduce((a, b) => a + b, 0),
   };
 }
 

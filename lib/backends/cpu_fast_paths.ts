@@ -122,24 +122,34 @@ function overRows(mean: boolean, original: tf.KernelFunc): tf.KernelFunc {
   };
 }
 
-/** Columns side by side: each output row is the inputs' rows one after another. */
-function concatColumns(original: tf.KernelFunc): tf.KernelFunc {
+/**
+ * Matrices stacked (axis 0: one block of rows after another) or side by side (axis 1: each
+ * output row is the inputs' rows one after another), into a pooled buffer.
+ */
+function concat2d(original: tf.KernelFunc): tf.KernelFunc {
   return (args: Args) => {
     const inputs = args.inputs as unknown as tf.TensorInfo[];
-    const { axis } = args.attrs as unknown as { axis: number };
-    const two = inputs.every((t) => t.shape.length === 2 && t.dtype === "float32");
-    if (
-      !two || (axis !== 1 && axis !== -1) || inputs.some((t) => t.shape[0] !== inputs[0].shape[0])
-    ) {
-      return original(args);
-    }
+    const axis = (args.attrs as unknown as { axis: number }).axis;
+    const [a] = inputs;
+    const side = axis === 1 || axis === -1;
+    const fits = inputs.every((t) =>
+      t.shape.length === 2 && t.dtype === "float32" &&
+      (side ? t.shape[0] === a.shape[0] : t.shape[1] === a.shape[1])
+    );
+    if (!fits || !(side || axis === 0 || axis === -2)) return original(args);
     const backend = args.backend as MathBackendCPU;
-    const rows = inputs[0].shape[0];
-    const width = inputs.reduce((sum, t) => sum + t.shape[1], 0);
+    const rows = side ? a.shape[0] : inputs.reduce((sum, t) => sum + t.shape[0], 0);
+    const width = side ? inputs.reduce((sum, t) => sum + t.shape[1], 0) : a.shape[1];
     const out = allocateOutput(backend, rows * width);
     let offset = 0;
     for (const input of inputs) {
-      const [source, columns] = [values(backend, input), input.shape[1]];
+      const source = values(backend, input);
+      if (!side) {
+        out.set(source, offset);
+        offset += source.length;
+        continue;
+      }
+      const columns = input.shape[1];
       for (let r = 0; r < rows; r++) {
         out.set(source.subarray(r * columns, (r + 1) * columns), r * width + offset);
       }
@@ -177,7 +187,7 @@ export function cpuFastPaths(backendName: string): [string, tf.KernelFunc][] {
       binaryBroadcast(name, original(name)),
     ]),
     [tf.Slice, slice(original(tf.Slice))],
-    [tf.Concat, concatColumns(original(tf.Concat))],
+    [tf.Concat, concat2d(original(tf.Concat))],
     [tf.Relu, relu(original(tf.Relu))],
     [tf.Sum, overRows(false, original(tf.Sum))],
     [tf.Mean, overRows(true, original(tf.Mean))],

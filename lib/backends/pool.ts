@@ -17,10 +17,16 @@
 import { MathBackendCPU, type tf } from "../deps.ts";
 
 /** Outputs smaller than this are allocated as usual: their pages are cheap and reused by malloc. */
-const POOL_MIN_BYTES = 1 << 20;
+const POOL_MIN_BYTES = 1 << 16;
 
-/** Free buffers kept per length: enough for every output of one size alive in a step. */
-const FREE_PER_LENGTH = 8;
+/**
+ * Free buffers kept per length: enough for every output of one size alive at once in a step
+ * (dozens of small ones in a mini-batch step, a few large ones in a full-batch epoch).
+ */
+function freeKept(length: number): number {
+  return Math.max(8, Math.floor(FREE_BYTES_PER_LENGTH / (4 * length)));
+}
+const FREE_BYTES_PER_LENGTH = 128 << 20;
 
 /** A size not asked for in this many pooled allocations belongs to a phase that ended. */
 const STALE_AFTER = 32;
@@ -96,7 +102,7 @@ export class PooledCPUBackend extends MathBackendCPU {
     this.users.delete(buffer);
     const whole = new Float32Array(buffer);
     const free = this.free.get(whole.length) ?? [];
-    if (free.length < FREE_PER_LENGTH) free.push(whole);
+    if (free.length < freeKept(whole.length)) free.push(whole);
     this.free.set(whole.length, free);
   }
 }
