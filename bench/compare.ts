@@ -1,21 +1,24 @@
 /**
- * `deno task bench:compare`: our full-batch training beside the PyTorch reference
- * (../shared/reference/blog_reference.py, the post's code) on the same machine, one after the
- * other, at the same sizes: seconds per epoch (overall and per layer), their ratios, training
- * and wall seconds (wall: the whole command, loading and scoring included), peak memory, errors.
+ * `deno task bench:compare`: our training beside the PyTorch reference on the same machine, one
+ * after the other, at the same sizes: seconds per epoch, their ratio, training and wall seconds
+ * (wall: the whole command, loading and scoring included), peak memory, errors.
  *
- *   deno task bench:compare [--epochs 20] [--sizes 10000,50000] [--backend blas]
- *                           [--reference-malloc kept|system]
+ *   deno task bench:compare [--recipe post|hinton] [--epochs N] [--sizes 10000,50000]
+ *                           [--backend blas] [--reference-malloc kept|system]
+ *
+ * `--recipe post` (the default) runs ../shared/reference/blog_reference.py (the post's code),
+ * timing each of its layers from outside; `--recipe hinton` runs ffcode_reference.py (a port of
+ * Hinton's Matlab code), whose own output has its training seconds and peak memory.
  *
  * `--reference-malloc kept` (the default) runs the reference with glibc's malloc told to keep the
  * memory it frees (GLIBC_TUNABLES: no mmap, no trimming). Why: PyTorch makes its large
  * activations afresh every epoch, and by default glibc hands such blocks back to the kernel on
  * free, so every epoch pays a page fault per 4 KiB to touch them again; on virtual machines where
- * that is slow (here ~14 µs a page) it makes the reference several times slower, which would flatter
- * us. `system` runs it as installed.
+ * that is slow (here ~14 µs a page) it makes the reference several times slower, which would
+ * flatter us. `system` runs it as installed.
  *
  * Needs /usr/bin/python3 with torch (Debian: apt-get install python3-torch) and the reference
- * script beside the repository; says so and stops when either is missing.
+ * scripts beside the repository; says so and stops when either is missing.
  *
  * @module
  */
@@ -24,16 +27,25 @@ import { parseArgs } from "node:util";
 const flags = parseArgs({
   args: Deno.args,
   options: {
-    epochs: { type: "string", default: "20" },
+    recipe: { type: "string", default: "post" },
+    epochs: { type: "string" },
     sizes: { type: "string", default: "10000,50000" },
     backend: { type: "string", default: "blas" },
     "reference-malloc": { type: "string", default: "kept" },
   },
 }).values;
-const epochs = Number(flags.epochs);
+const recipe = flags.recipe;
+if (recipe !== "post" && recipe !== "hinton") {
+  console.error(`--recipe must be post or hinton, got ${recipe}`);
+  Deno.exit(1);
+}
+const epochs = Number(flags.epochs ?? (recipe === "post" ? 20 : 2));
 const sizes = flags.sizes.split(",").map(Number);
 const root = new URL("..", import.meta.url).pathname;
-const reference = new URL("../../shared/reference/blog_reference.py", import.meta.url).pathname;
+const referenceDir = new URL("../../shared/reference/", import.meta.url).pathname;
+const reference = `${referenceDir}${
+  recipe === "post" ? "blog_reference.py" : "ffcode_reference.py"
+}`;
 const mnist = new URL("../../shared/data/mnist", import.meta.url).pathname;
 const python = "/usr/bin/python3";
 const mallocEnv: Record<string, Record<string, string>> = {
@@ -65,9 +77,9 @@ try {
   Deno.exit(1);
 }
 
-// The reference run as it is, with two measurements added from outside: each layer's
+// The post's reference as it is, with two measurements added from outside: each layer's
 // Layer.train wall time (perf_counter), and peak resident memory (ru_maxrss, KiB on Linux).
-const measured = `
+const timedPost = `
 import json, resource, runpy, sys, time
 sys.argv = sys.argv[1:]
 reference = runpy.run_path(sys.argv[0], run_name="reference")
@@ -83,59 +95,95 @@ print("layers", json.dumps(seconds), file=sys.stderr)
 print("peak", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)
 `;
 
-const perLayer = (seconds: number[]) => seconds.map((s) => s.toFixed(3)).join(" / ");
+interface Side {
+  perEpoch: number[];
+  trainSeconds: number;
+  wall: number;
+  peak: number;
+  errors: string;
+}
 
-console.log(`PyTorch reference with malloc ${referenceMalloc}`);
-console.log(
-  "| images | epochs | ours s/epoch/layer | PyTorch s/epoch/layer | ratio | ours by layer | PyTorch by layer | ratio by layer | ours training s | PyTorch training s | ours wall s | PyTorch wall s | ours peak MiB | PyTorch peak MiB | ours training error | PyTorch training error | ours test error | PyTorch test error |",
-);
-console.log(`|${"---|".repeat(18)}`);
-for (const size of sizes) {
+/** Our side: `deno task train` as a real process, read back from metrics.json. */
+async function ours(size: number): Promise<Side> {
   const out = await Deno.makeTempDir();
-  let started = performance.now();
+  const started = performance.now();
   await run(Deno.execPath(), [
-    "run",
-    "-A",
-    "cli/train.ts",
-    "--data",
-    mnist,
-    "--train-size",
-    String(size),
-    "--epochs",
-    String(epochs),
-    "--backend",
-    flags.backend,
-    "--out",
-    out,
+    ..."run -A cli/train.ts --recipe".split(" "),
+    recipe,
+    ...["--data", mnist, "--train-size", String(size), "--epochs", String(epochs)],
+    ...["--backend", flags.backend, "--out", out],
   ]);
-  const ourWall = (performance.now() - started) / 1000;
-  const ours = JSON.parse(await Deno.readTextFile(`${out}/metrics.json`));
-  started = performance.now();
-  const torch = await run(
-    python,
-    ["-c", measured, reference, mnist, String(size), String(epochs)],
-    { OMP_NUM_THREADS: "2", ...referenceEnv },
-  );
-  const theirWall = (performance.now() - started) / 1000;
-  const theirs = JSON.parse(torch.out);
-  const theirPeak = Number(torch.err.match(/peak (\d+)/)?.[1]) / 1024;
-  const theirLayers = (JSON.parse(torch.err.match(/layers (.*)/)?.[1] ?? "[]") as number[])
-    .map((s) => s / epochs);
-  const ourLayers: number[] = ours.seconds_per_epoch_by_layer;
-  const ratio = ours.seconds_per_epoch_per_layer / theirs.seconds_per_epoch_per_layer;
-  const ratios = ourLayers.map((s, layer) => s / theirLayers[layer]);
-  console.log(
-    `| ${size} | ${epochs} | ${ours.seconds_per_epoch_per_layer.toFixed(3)} | ${
-      theirs.seconds_per_epoch_per_layer.toFixed(3)
-    } | ${ratio.toFixed(2)} | ${perLayer(ourLayers)} | ${perLayer(theirLayers)} | ${
-      ratios.map((r) => r.toFixed(2)).join(" / ")
-    } | ${ours.train_seconds.toFixed(0)} | ${theirs.train_seconds.toFixed(0)} | ${
-      ourWall.toFixed(0)
-    } | ${theirWall.toFixed(0)} | ${ours.peak_memory_mib?.toFixed(0)} | ${theirPeak.toFixed(0)} | ${
-      ours.train_error.toFixed(4)
-    } | ${theirs.train_error.toFixed(4)} | ${ours.test_error.toFixed(4)} | ${
-      theirs.test_error.toFixed(4)
-    } |`,
-  );
+  const wall = (performance.now() - started) / 1000;
+  const metrics = JSON.parse(await Deno.readTextFile(`${out}/metrics.json`));
   await Deno.remove(out, { recursive: true });
+  const errors = Object.entries(metrics.errors as Record<string, { train: number; test: number }>)
+    .map(([readout, e]) => `${readout} ${e.test.toFixed(4)}`).join(", ");
+  return {
+    perEpoch: metrics.seconds_per_epoch_by_layer,
+    trainSeconds: metrics.train_seconds,
+    wall,
+    peak: metrics.peak_memory_mib,
+    errors: `test: ${errors}`,
+  };
+}
+
+/** The reference's side, run with Debian's torch on two threads. */
+async function theirs(size: number): Promise<Side> {
+  const started = performance.now();
+  const env = { OMP_NUM_THREADS: "2", ...referenceEnv };
+  if (recipe === "post") {
+    const { out, err } = await run(python, [
+      "-c",
+      timedPost,
+      reference,
+      mnist,
+      String(size),
+      String(epochs),
+    ], env);
+    const result = JSON.parse(out);
+    const layers = JSON.parse(err.match(/layers (.*)/)?.[1] ?? "[]") as number[];
+    return {
+      perEpoch: layers.map((s) => s / epochs),
+      trainSeconds: result.train_seconds,
+      wall: (performance.now() - started) / 1000,
+      peak: Number(err.match(/peak (\d+)/)?.[1]) / 1024,
+      errors: `training ${result.train_error.toFixed(4)}, test ${result.test_error.toFixed(4)}`,
+    };
+  }
+  const { out } = await run(python, [
+    reference,
+    mnist,
+    String(epochs),
+    ...["--train-size", String(size), "--log-every", String(epochs)],
+  ], env);
+  const final = JSON.parse(out.trim().split("\n").at(-1)!);
+  return {
+    perEpoch: [final.s_per_epoch],
+    trainSeconds: final.train_seconds,
+    wall: (performance.now() - started) / 1000,
+    peak: final.peak_rss_mib,
+    errors: `test: energy ${(final.test_error_energy / 100).toFixed(4)}, softmax ${
+      (final.test_error_softmax / 100).toFixed(4)
+    }`,
+  };
+}
+
+const each = (values: number[]) => values.map((s) => s.toFixed(3)).join(" / ");
+console.log(`recipe ${recipe}, ${epochs} epochs; PyTorch reference with malloc ${referenceMalloc}`);
+console.log(
+  "| images | ours s/epoch | PyTorch s/epoch | ours / PyTorch | ours training s | PyTorch training s | ours wall s | PyTorch wall s | ours peak MiB | PyTorch peak MiB | ours errors | PyTorch errors |",
+);
+console.log(`|${"---|".repeat(12)}`);
+for (const size of sizes) {
+  const [a, b] = [await ours(size), await theirs(size)];
+  const ratios = a.perEpoch.map((s, i) => s / b.perEpoch[i]);
+  console.log(
+    `| ${size} | ${each(a.perEpoch)} | ${each(b.perEpoch)} | ${
+      ratios.map((r) => r.toFixed(2)).join(" / ")
+    } | ` +
+      `${a.trainSeconds.toFixed(0)} | ${b.trainSeconds.toFixed(0)} | ${a.wall.toFixed(0)} | ${
+        b.wall.toFixed(0)
+      } | ` +
+      `${a.peak.toFixed(0)} | ${b.peak.toFixed(0)} | ${a.errors} | ${b.errors} |`,
+  );
 }

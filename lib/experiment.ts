@@ -157,6 +157,64 @@ export const RECIPES: Readonly<Record<string, Recipe>> = {
   },
 };
 
+/**
+ * From the post's recipe to Hinton's, one ingredient at a time: each step changes a few settings
+ * of the one before. Applied in order to `post`, they give `hinton` and then `hinton-shift`
+ * (training sizes and seeds aside). Notebook 06 measures each.
+ */
+export const INGREDIENTS: readonly { name: string; what: string; changes: Partial<Recipe> }[] = [
+  {
+    name: "RMS normalisation, sum-of-squares goodness",
+    what: "pixels in [0, 1]; each layer's input scaled to a mean square of 1, not a length of 1; " +
+      "goodness the sum of h², with the layer's width as threshold",
+    changes: { pixels: "unit", normalize: "rms", goodness: "sum" },
+  },
+  {
+    name: "label over the first pixels",
+    what: "the label written over the first 10 pixels with value 1, not appended",
+    changes: { label: "overlay", labelValue: 1 },
+  },
+  {
+    name: "mini-batches and SGD",
+    what: "all layers together on batches of 100, SGD with momentum 0.9 and weight cost 0.001, " +
+      "the learning rate cooled down over the second half; Hinton's initial weights",
+    changes: {
+      batchSize: 100,
+      optimizer: "sgd",
+      learningRate: 0.01,
+      momentum: 0.9,
+      weightDecay: 0.001,
+      cooldown: true,
+      init: "normal",
+    },
+  },
+  {
+    name: "peer normalisation",
+    what: "every unit pulled towards the layer's average activity on positive data",
+    changes: { peerNormalization: 0.03 },
+  },
+  {
+    name: "hard negatives",
+    what: "negative labels drawn from a softmax readout's scores (trained alongside on a " +
+      "neutral-label pass), the true label ruled out",
+    changes: {
+      negatives: "hard",
+      readout: { fromLayer: 1, learningRate: 0.1, momentum: 0.9, weightDecay: 0.003 },
+    },
+  },
+  {
+    name: "three layers of 1000",
+    what: "Hinton's network, [784, 1000, 1000, 1000]: the recipe `hinton`",
+    changes: { layers: [1000, 1000, 1000] },
+  },
+  {
+    name: "shifted images and dropout",
+    what: "each image shifted by up to a pixel every epoch, 10% of units dropped, weight cost " +
+      "0.002: the recipe `hinton-shift`",
+    changes: { shift: 1, dropout: 0.1, weightDecay: 0.002 },
+  },
+];
+
 /** The recipe `deno task train` runs when none is named. */
 export const DEFAULT_RECIPE = "fast";
 
@@ -356,6 +414,8 @@ export interface RunOptions {
   onEvaluate?: (point: ExperimentResult["curve"][number]) => void | Promise<void>;
   /** Which dataset `data` is (for its pixel statistics). Default "mnist". */
   dataset?: DatasetName;
+  /** Validation images held out of the training split (the last ones). Default 10,000. */
+  validationSize?: number;
 }
 
 /**
@@ -374,10 +434,10 @@ export interface RunOptions {
 export async function runExperiment(
   data: Mnist,
   r: Recipe,
-  { onEpoch, dataset = "mnist", evaluateEvery, onEvaluate }: RunOptions = {},
+  { onEpoch, dataset = "mnist", evaluateEvery, onEvaluate, validationSize }: RunOptions = {},
 ): Promise<ExperimentResult> {
   checkRecipe(r);
-  const splits = splitValidation(withPixels(data, r.pixels, dataset));
+  const splits = splitValidation(withPixels(data, r.pixels, dataset), validationSize);
   const available = splits.train.count;
   if (r.trainSize !== undefined && r.trainSize > available) {
     throw new Error(

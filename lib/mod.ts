@@ -34,6 +34,7 @@ export {
   errorRates,
   type Errors,
   type ExperimentResult,
+  INGREDIENTS,
   inputWidth,
   type Recipe,
   recipe,

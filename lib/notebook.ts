@@ -49,12 +49,21 @@ export interface RunSize {
   };
   /** Where MNIST is read from: env `FF_MNIST_DIR`, else `data/mnist` beside `lib/`. */
   mnistDir: string;
+  /** Notebook 06's mini-batch rows, Hinton's recipe and the steps towards it. */
+  paper: {
+    /** Training images; absent: all of them (50,000 of MNIST's). */
+    trainSize?: number;
+    /** Passes over the training images. */
+    epochs: number;
+  };
   /** One line saying which run size this is and what it trains, to print beside results. */
   describe(): string;
   /**
-   * A named recipe at this run size: full-batch recipes get `trainSize` and `epochs`,
-   * mini-batch ones `miniBatch.trainSize` and `miniBatch.epochs`; `overrides` win over both.
+   * A recipe at this run size: full-batch recipes get `trainSize` and `epochs`, mini-batch ones
+   * `paper.trainSize` and `paper.epochs`.
    */
+  fit(r: Recipe): Recipe;
+  /** A named recipe at this run size ({@linkcode RunSize.fit}); `overrides` win over both. */
   recipe(name: string, overrides?: Partial<Recipe>): Recipe;
   /**
    * Shows `lines` with {@linkcode RunSize.describe} after them: inside Jupyter as one output
@@ -64,7 +73,7 @@ export interface RunSize {
   report(...lines: string[]): Promise<void>;
 }
 
-type Sizes = Omit<RunSize, "name" | "mnistDir" | "describe" | "report" | "recipe">;
+type Sizes = Omit<RunSize, "name" | "mnistDir" | "describe" | "report" | "recipe" | "fit">;
 
 const SIZES: Record<RunSizeName, Sizes> = {
   quick: {
@@ -72,25 +81,28 @@ const SIZES: Record<RunSizeName, Sizes> = {
     epochs: 10,
     testSize: 500,
     miniBatch: { trainSize: 500, batchSize: 250, epochs: 2 },
+    paper: { trainSize: 1000, epochs: 2 },
   },
   default: {
     trainSize: 5000,
     epochs: 400,
     testSize: 10_000,
     miniBatch: { batchSize: 100, epochs: 15 },
+    paper: { trainSize: 10_000, epochs: 6 },
   },
   full: {
     trainSize: 50_000,
     epochs: 1000,
     testSize: 10_000,
     miniBatch: { batchSize: 100, epochs: 60 },
+    paper: { epochs: 60 },
   },
 };
 
 const HINTS: Record<RunSizeName, string> = {
   quick: "FF_QUICK=1: a smoke test, not a result",
-  default: "FF_FULL=1 runs the post's recipe",
-  full: "FF_FULL=1: the post's recipe",
+  default: "FF_FULL=1 runs the recipes at full size",
+  full: "FF_FULL=1: the recipes at full size",
 };
 
 function count(n: number): string {
@@ -132,20 +144,23 @@ export function runSize(
   const name: RunSizeName = quick ? "quick" : full ? "full" : "default";
   const sizes = SIZES[name];
   const mnistDir = env("FF_MNIST_DIR") || besideLib("../data/mnist");
+  const fit = (r: Recipe): Recipe => {
+    const { trainSize, epochs } = r.batchSize === undefined ? sizes : sizes.paper;
+    return { ...r, trainSize, epochs };
+  };
   const describe = () =>
     `run size "${name}" (${HINTS[name]}): ${count(sizes.trainSize)} training images × ` +
-    `${sizes.epochs} epochs per layer, ${count(sizes.testSize)} test images`;
+    `${sizes.epochs} epochs per layer (full batch), ${count(sizes.paper.trainSize ?? 50_000)} × ` +
+    `${sizes.paper.epochs} epochs (mini-batches), ${count(sizes.testSize)} test images`;
   return {
     name,
     ...sizes,
     miniBatch: { ...sizes.miniBatch },
+    paper: { ...sizes.paper },
     mnistDir,
     describe,
-    recipe: (name, overrides = {}) => {
-      const fullBatch = recipe(name).batchSize === undefined;
-      const { trainSize, epochs } = fullBatch ? sizes : sizes.miniBatch;
-      return recipe(name, { trainSize, epochs, ...overrides });
-    },
+    fit,
+    recipe: (name, overrides = {}) => ({ ...fit(recipe(name)), ...overrides }),
     report: (...lines) => show([...lines, `(${describe()})`].join("\n")),
   };
 }

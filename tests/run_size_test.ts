@@ -69,9 +69,10 @@ Deno.test("size.recipe is a named recipe at the run size", () => {
   });
   assertEquals(size.recipe("hinton"), {
     ...recipe("hinton"),
-    trainSize: size.miniBatch.trainSize,
-    epochs: size.miniBatch.epochs,
+    trainSize: size.paper.trainSize,
+    epochs: size.paper.epochs,
   });
+  assertEquals(size.fit(recipe("post")).epochs, size.epochs);
   assertThrows(() => size.recipe("nope"), Error, "unknown recipe");
 });
 

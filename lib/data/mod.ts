@@ -96,7 +96,7 @@ export interface Splits extends Mnist {
 
 /**
  * Holds the last training images out for validation: 10,000 of MNIST's 60,000 (Hinton's split),
- * a sixth of smaller sets. Choices (readout, epochs) are made on validation, never on test.
+ * a sixth of smaller sets, or `size` if fewer. Choices (readout, epochs) are made on validation, never on test.
  *
  * @example
  * ```ts
@@ -104,9 +104,12 @@ export interface Splits extends Mnist {
  * const { train, validation } = splitValidation(await loadMnistOrSubset()); // 50,000 and 10,000
  * ```
  */
-export function splitValidation(data: Mnist): Splits {
+export function splitValidation(data: Mnist, size = 10_000): Splits {
   const { train } = data;
-  const held = Math.min(10_000, Math.floor(train.count / 6));
+  if (!Number.isInteger(size) || size < 1) {
+    throw new Error(`the validation size must be a positive integer, got ${size}`);
+  }
+  const held = Math.min(size, Math.floor(train.count / 6));
   const kept = train.count - held;
   const part = (start: number, end: number): MnistSplit => ({
     images: train.images.subarray(start * IMAGE_SIZE, end * IMAGE_SIZE),
