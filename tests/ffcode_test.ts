@@ -90,7 +90,7 @@ for (const backend of backends) {
             tf.fused.matMul({ a: x, b: layer.weight, transposeB: true, bias: layer.bias }),
           ]) as tf.Tensor2D;
           const rows = input.length;
-          const [, dz] = ffLossAndGradient(z, rows, layer.options.threshold, "sum");
+          const { dz } = ffLossAndGradient(z, rows, layer.options.threshold, "sum");
           // The port ascends (1 - p)·h on positive rows and -p·h on negative ones, per row.
           const ascent = [
             ...states.map((row: number[], r: number) => row.map((h) => (1 - p[r]) * h)),

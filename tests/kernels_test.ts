@@ -12,6 +12,7 @@ import {
   tf,
 } from "../lib/mod.ts";
 import { registerBlasBackend } from "../lib/backends/blas.ts";
+import type { MathBackendCPU } from "../lib/deps.ts";
 
 /** max|a - b| <= tolerance · max(1, max|b|), for every output. */
 function assertClose(actual: tf.Tensor[], expected: tf.Tensor[], tolerance: number, what: string) {
@@ -46,12 +47,18 @@ const cases: [string, AnyFusable, () => [tf.NamedTensorMap, tf.NamedAttrMap]][] 
     normalizeRows.kernel,
     () => [{ x: tf.concat([random([36, 53], 2), tf.zeros([1, 53])]) }, { kind }],
   ]),
-  ...([["mean", 2], ["sum", 53]] as const).map((
-    [kind, threshold],
+  ...([["mean", 2, 0], ["sum", 53, 0], ["sum", 53, 0.03]] as const).map((
+    [kind, threshold, peer],
   ): [string, AnyFusable, () => [tf.NamedTensorMap, tf.NamedAttrMap]] => [
-    `ffLossAndGradient (${kind})`,
+    `ffLossAndGradient (${kind}${peer ? ", peer normalisation" : ""})`,
     ffLossAndGradient.kernel,
-    () => [{ z: random([40, 53], 3, -3, 3) }, { numPositive: 17, threshold, kind }],
+    () => [
+      {
+        z: random([40, 53], 3, -3, 3),
+        ...(peer ? { meanActivity: random([53], 4, 0, 1) } : {}),
+      },
+      { numPositive: 17, threshold, kind, peer },
+    ],
   ]),
   ["adamUpdate", adamUpdate, () => [
     {
@@ -85,3 +92,60 @@ for (const backend of backends) {
     }
   });
 }
+
+Deno.test({
+  name:
+    "optimiser updates that overwrite their inputs: same numbers, and never what someone else holds",
+  ignore: !registerBlasBackend().ok,
+  async fn() {
+    await setBackend("blas");
+    // 300x300 floats: pooled, so the update may write into the parameter's own memory.
+    const start = () => random([300, 300], 11);
+    const g = random([300, 300], 12);
+    const attrs = { learningRate: 0.1, momentum: 0.9, weightDecay: 0.003 };
+    const expected = tf.tidy(() =>
+      sgdUpdate.formula({ p: start(), v: tf.zeros([300, 300]), g }, attrs)
+    );
+
+    const p = tf.variable(start());
+    const v = tf.variable(tf.zeros([300, 300]));
+    const held = tf.clone(p); // shares p's memory: it must keep its values
+    const heldBefore = Array.from(held.dataSync());
+    tf.tidy(() => {
+      const [p1, v1] = sgdUpdate({ p, v, g }, { ...attrs, overwrite: true });
+      p.assign(p1);
+      v.assign(v1);
+    });
+    assertClose([p, v], expected, 1e-7, "shared: fresh outputs");
+    assert(
+      Array.from(held.dataSync()).every((x, i) => x === heldBefore[i]),
+      "the clone kept its values",
+    );
+    held.dispose();
+
+    // As in training: the optimiser's own variables, nothing else holding their memory. The
+    // first step moves them into pooled memory; from the second on, the update overwrites it.
+    const [alone, velocity] = tf.tidy(
+      () => [tf.variable(start()), tf.variable(tf.zeros([300, 300]))],
+    );
+    const step = () =>
+      tf.tidy(() => {
+        const [p1, v1] = sgdUpdate({ p: alone, v: velocity, g }, { ...attrs, overwrite: true });
+        alone.assign(p1);
+        velocity.assign(v1);
+      });
+    const memory = (t: tf.Tensor) =>
+      ((tf.backend() as MathBackendCPU).data.get(t.dataId)!.values as Float32Array).buffer;
+    step();
+    const twice = tf.tidy(() => {
+      const [p1, v1] = sgdUpdate.formula({ p: expected[0], v: expected[1], g }, attrs);
+      return [p1, v1];
+    });
+    const before = memory(alone);
+    step();
+    assert(memory(alone) === before, "the update wrote into the parameter's own memory");
+    assertClose([alone, velocity], twice, 1e-6, "alone: overwritten in place");
+    tf.dispose(twice);
+    tf.dispose([p, v, g, alone, velocity, ...expected]);
+  },
+});

@@ -12,7 +12,7 @@
  */
 import { type MathBackendCPU, tf } from "../deps.ts";
 import { adamUpdate, ffLossAndGradient, goodness, normalizeRows, sgdUpdate } from "../core/mod.ts";
-import { allocateOutput } from "./pool.ts";
+import { allocateOutput, overwritable } from "./pool.ts";
 
 type KernelArgs = Parameters<tf.KernelFunc>[0];
 
@@ -29,37 +29,70 @@ function softplus(u: number): number {
 function ffLossGradKernel({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo[] {
   const cpu = backend as MathBackendCPU;
   const z = inputs.z as tf.TensorInfo;
-  const { numPositive, threshold, kind } = attrs as {
+  const { numPositive, threshold, kind, peer } = attrs as {
     numPositive: number;
     threshold: number;
     kind: string;
+    peer: number;
   };
   const [rows, width] = z.shape;
   const values = valuesOf(cpu, z);
+  const h = allocateOutput(backend, rows * width);
   const dz = allocateOutput(backend, rows * width);
-  // g = Σh²/width or Σh², with 2h = v + |v|: so g = Σ(2h)² / (4·width) or / 4.
-  const goodnessScale = kind === "sum" ? 1 / 4 : 1 / (4 * width);
-  // ∂g/∂h = 2h/width or 2h, and 2h = v + |v| again.
-  const gradientScale = kind === "sum" ? 1 / rows : 1 / (rows * width);
+  const goodnessOf = kind === "sum" ? 1 : 1 / width;
+  // ∂g/∂h = 2h/width or 2h; the 1/rows is the loss's mean.
+  const gradientScale = (kind === "sum" ? 2 : 2 / width) / rows;
+  // First pass: h, each row's goodness, and (for peer normalisation) the positive rows' column
+  // sums. relu(v) = (v + |v|)/2 exactly, with no branch: activations are positive about half the
+  // time at random, and mispredicted branches made these loops 4x slower.
+  const rowScale = new Float64Array(rows);
+  const columnSums = new Float64Array(width);
   let lossSum = 0;
-  // 2·relu(v) = v + |v|, exactly. Written so, the loops have no branch: activations are
-  // positive about half the time at random, and mispredicted branches made them 4x slower.
   for (let r = 0; r < rows; r++) {
     const start = r * width;
-    const end = start + width;
-    let sumTwiceSquares = 0;
-    for (let i = start; i < end; i++) {
-      const twiceH = values[i] + Math.abs(values[i]);
-      sumTwiceSquares += twiceH * twiceH;
+    let sumSquares = 0;
+    for (let i = start; i < start + width; i++) {
+      const hi = (values[i] + Math.abs(values[i])) * 0.5;
+      h[i] = hi;
+      sumSquares += hi * hi;
+    }
+    if (peer > 0 && r < numPositive) {
+      for (let j = 0; j < width; j++) columnSums[j] += h[start + j];
     }
     const sign = r < numPositive ? -1 : 1;
-    const u = sign * (sumTwiceSquares * goodnessScale - threshold);
+    const u = sign * (sumSquares * goodnessOf - threshold);
     lossSum += softplus(u);
-    const scale = (sign / (1 + Math.exp(-u))) * gradientScale;
-    for (let i = start; i < end; i++) dz[i] = scale * (values[i] + Math.abs(values[i]));
+    rowScale[r] = (sign / (1 + Math.exp(-u))) * gradientScale;
   }
-  const loss = cpu.makeTensorInfo([], "float32", new Float32Array([lossSum / rows]));
-  return [loss, cpu.makeTensorInfo([rows, width], "float32", dz)];
+  const outputs = [
+    cpu.makeTensorInfo([], "float32", new Float32Array([lossSum / rows])),
+    cpu.makeTensorInfo([rows, width], "float32", dz),
+    cpu.makeTensorInfo([rows, width], "float32", h),
+  ];
+  // Peer normalisation: m' = 0.9m + 0.1·mean(h) over positive rows, and every positive row's
+  // gradient gets λ(m' - mean(m')) / numPositive.
+  const pull = new Float64Array(width);
+  if (peer > 0) {
+    const m = valuesOf(cpu, inputs.meanActivity as tf.TensorInfo);
+    const m1 = new Float32Array(width);
+    for (let j = 0; j < width; j++) m1[j] = 0.9 * m[j] + 0.1 * (columnSums[j] / numPositive);
+    let mean = 0;
+    for (let j = 0; j < width; j++) mean += m1[j];
+    mean /= width;
+    for (let j = 0; j < width; j++) pull[j] = (peer / numPositive) * (m1[j] - mean);
+    outputs.push(cpu.makeTensorInfo([width], "float32", m1));
+  }
+  // Second pass: the gradient, one scale per row times h, plus the pull on positive rows.
+  for (let r = 0; r < rows; r++) {
+    const start = r * width;
+    const scale = rowScale[r];
+    if (peer > 0 && r < numPositive) {
+      for (let j = 0; j < width; j++) dz[start + j] = scale * h[start + j] + pull[j];
+    } else {
+      for (let j = 0; j < width; j++) dz[start + j] = scale * h[start + j];
+    }
+  }
+  return outputs;
 }
 
 /** See normalizeRows in lib/core/layer.ts. */
@@ -98,13 +131,21 @@ function goodnessKernel({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo {
   return cpu.makeTensorInfo([rows], "float32", out);
 }
 
-function outputs(
+/**
+ * Output buffers for an optimiser's update: the inputs' own memory when the caller replaces
+ * them at once (`overwrite`) and nothing else sees it, which saves the memory traffic of fresh
+ * arrays on every step; else fresh (pooled) ones.
+ */
+function updateOutputs(
   cpu: MathBackendCPU,
-  shape: number[],
-  count: number,
-): { infos: () => tf.TensorInfo[]; arrays: Float32Array[] } {
-  const length = tf.util.sizeFromShape(shape);
-  const arrays = Array.from({ length: count }, () => allocateOutput(cpu, length));
+  inputs: tf.TensorInfo[],
+  overwrite: boolean,
+): { arrays: Float32Array[]; infos: () => tf.TensorInfo[] } {
+  const arrays = inputs.map((info) => {
+    const values = valuesOf(cpu, info);
+    return overwrite ? overwritable(cpu, info, values) : allocateOutput(cpu, values.length);
+  });
+  const shape = inputs[0].shape;
   return { arrays, infos: () => arrays.map((a) => cpu.makeTensorInfo(shape, "float32", a)) };
 }
 
@@ -114,15 +155,19 @@ function adamUpdateKernel({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo
   const [p, m, v, g] = ["p", "m", "v", "g"].map((name) =>
     valuesOf(cpu, inputs[name] as tf.TensorInfo)
   );
-  const { learningRate, beta1, beta2, epsilon, step } = attrs as Record<string, number>;
+  const { learningRate, beta1, beta2, epsilon, step, overwrite } = attrs as Record<string, number>;
   const stepSize = learningRate / (1 - beta1 ** step);
   const rootCorrection = Math.sqrt(1 - beta2 ** step);
-  const out = outputs(cpu, (inputs.p as tf.TensorInfo).shape, 3);
+  const infos = ["p", "m", "v"].map((name) => inputs[name] as tf.TensorInfo);
+  const out = updateOutputs(cpu, infos, Boolean(overwrite));
   const [p1, m1, v1] = out.arrays;
   for (let i = 0; i < p.length; i++) {
-    m1[i] = beta1 * m[i] + (1 - beta1) * g[i];
-    v1[i] = beta2 * v[i] + (1 - beta2) * g[i] * g[i];
-    p1[i] = p[i] - stepSize * m1[i] / (Math.sqrt(v1[i]) / rootCorrection + epsilon);
+    const mi = beta1 * m[i] + (1 - beta1) * g[i];
+    const vi = beta2 * v[i] + (1 - beta2) * g[i] * g[i];
+    m1[i] = mi;
+    v1[i] = vi;
+    p1[i] = p[i] -
+      stepSize * Math.fround(mi) / (Math.sqrt(Math.fround(vi)) / rootCorrection + epsilon);
   }
   return out.infos();
 }
@@ -131,12 +176,15 @@ function adamUpdateKernel({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo
 function sgdUpdateKernel({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo[] {
   const cpu = backend as MathBackendCPU;
   const [p, v, g] = ["p", "v", "g"].map((name) => valuesOf(cpu, inputs[name] as tf.TensorInfo));
-  const { learningRate, momentum, weightDecay } = attrs as Record<string, number>;
-  const out = outputs(cpu, (inputs.p as tf.TensorInfo).shape, 2);
+  const { learningRate, momentum, weightDecay, overwrite } = attrs as Record<string, number>;
+  const infos = ["p", "v"].map((name) => inputs[name] as tf.TensorInfo);
+  const out = updateOutputs(cpu, infos, Boolean(overwrite));
   const [p1, v1] = out.arrays;
   for (let i = 0; i < p.length; i++) {
-    v1[i] = momentum * v[i] + (1 - momentum) * g[i];
-    p1[i] = p[i] - learningRate * (v1[i] + weightDecay * p[i]);
+    // Into locals first: p1 and v1 may be p's and v's own memory.
+    const vi = Math.fround(momentum * v[i] + (1 - momentum) * g[i]);
+    v1[i] = vi;
+    p1[i] = p[i] - learningRate * (vi + weightDecay * p[i]);
   }
   return out.infos();
 }

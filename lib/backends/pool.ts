@@ -60,6 +60,15 @@ export class PooledCPUBackend extends MathBackendCPU {
     }
   }
 
+  /**
+   * True when `values` is the memory of exactly one live tensor and no view: a kernel told that
+   * its input is about to be replaced may then write its output there.
+   */
+  soleUser(values: Float32Array): boolean {
+    return this.users.get(values.buffer) === 1 && values.byteOffset === 0 &&
+      values.length === values.buffer.byteLength / 4;
+  }
+
   override write(values: tf.backend_util.BackendValues, shape: number[], dtype: tf.DataType) {
     const dataId = super.write(values, shape, dtype);
     this.count(values, 1);
@@ -105,6 +114,21 @@ export class PooledCPUBackend extends MathBackendCPU {
     if (free.length < freeKept(whole.length)) free.push(whole);
     this.free.set(whole.length, free);
   }
+}
+
+/**
+ * The memory of `input` itself, for an output that replaces it, when nothing else can see that
+ * memory: one tensor, one reference, no view (pooled backends only); else a fresh buffer.
+ */
+export function overwritable(
+  backend: unknown,
+  input: tf.TensorInfo,
+  values: Float32Array,
+): Float32Array {
+  const cpu = backend as PooledCPUBackend;
+  const alone = backend instanceof PooledCPUBackend && cpu.data.get(input.dataId)?.refCount === 1 &&
+    cpu.soleUser(values);
+  return alone ? values : allocateOutput(backend, values.length);
 }
 
 /** A buffer for an output of `length` floats, from the backend's pool when it has one. */

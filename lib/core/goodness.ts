@@ -72,23 +72,37 @@ export function ffLoss(
   );
 }
 
+/** Hinton's peer normalisation, for {@linkcode ffLossAndGradient}. */
+export interface PeerNormalization {
+  /** m: the running mean of each unit's activity on positive data, [width]. */
+  meanActivity: tf.Tensor1D;
+  /** λ: how hard every unit is pulled towards the layer's average activity (Hinton: 0.03). */
+  coefficient: number;
+}
+
 /**
- * The FF loss and its gradient with respect to a layer's pre-activations z = x̂Wᵀ + b, for
- * positive rows (the first `numPositive`) and negative rows (the rest) stacked in one matrix.
+ * The FF loss, its gradient with respect to a layer's pre-activations z = x̂Wᵀ + b, and the
+ * layer's activities h = relu(z), for positive rows (the first `numPositive`) and negative rows
+ * (the rest) stacked in one matrix.
  *
- * With h = relu(z), g the goodness of each row, s = -1 for positive rows and +1 for negative
- * ones, u = s(g - θ), and loss = mean(softplus(u)) over all R rows, the chain rule gives
+ * With g the goodness of each row, s = -1 for positive rows and +1 for negative ones,
+ * u = s(g - θ), and loss = mean(softplus(u)) over all R rows, the chain rule gives
  *
  *   ∂loss/∂z = s · sigmoid(u) / R · ∂g/∂h,   ∂g/∂h = 2h / width ("mean") or 2h ("sum")
  *
  * one scale per row times h (zero where z ≤ 0, since h is).
+ *
+ * With `peer`, Hinton's peer normalisation joins in, as in his code: the running mean of each
+ * unit's activity on positive rows moves on, m' = 0.9m + 0.1·mean(h), and every positive row's
+ * gradient gets λ(m' - mean(m')) / numPositive added, also where the relu is off, so that units
+ * that never fire are pulled back and units that always fire are held back.
  *
  * @example
  * ```ts
  * import { tf } from "./deps.ts";
  * import { ffLossAndGradient } from "./goodness.ts";
  * const z = tf.tensor2d([[1, -2], [0.5, 3]]); // row 0 positive, row 1 negative
- * const [loss, dz] = ffLossAndGradient(z, 1, 2); // loss ≈ 1.34; dz is 0 where z < 0
+ * const { loss, dz, h } = ffLossAndGradient(z, 1, 2); // loss ≈ 1.34; dz is 0 where z < 0
  * ```
  */
 export function ffLossAndGradient(
@@ -96,24 +110,29 @@ export function ffLossAndGradient(
   numPositive: number,
   threshold: number,
   kind: GoodnessKind = "mean",
-): [tf.Scalar, tf.Tensor2D] {
-  return lossAndGradientFormula({ z }, { numPositive, threshold, kind });
+  peer?: PeerNormalization,
+): { loss: tf.Scalar; dz: tf.Tensor2D; h: tf.Tensor2D; meanActivity?: tf.Tensor1D } {
+  const inputs = peer ? { z, meanActivity: peer.meanActivity } : { z };
+  const attrs = { numPositive, threshold, kind, peer: peer?.coefficient ?? 0 };
+  const [loss, dz, h, meanActivity] = lossAndGradientFormula(inputs, attrs);
+  return { loss, dz, h, ...(meanActivity && { meanActivity }) };
 }
 
 const lossAndGradientFormula: Fusable<
-  { z: tf.Tensor2D },
-  { numPositive: number; threshold: number; kind: GoodnessKind },
-  [tf.Scalar, tf.Tensor2D]
+  { z: tf.Tensor2D; meanActivity?: tf.Tensor1D },
+  { numPositive: number; threshold: number; kind: GoodnessKind; peer: number },
+  [tf.Scalar, tf.Tensor2D, tf.Tensor2D] | [tf.Scalar, tf.Tensor2D, tf.Tensor2D, tf.Tensor1D]
 > = fusable(
   "FFLossGrad",
   (
-    { z }: { z: tf.Tensor2D },
-    { numPositive, threshold, kind }: {
+    { z, meanActivity }: { z: tf.Tensor2D; meanActivity?: tf.Tensor1D },
+    { numPositive, threshold, kind, peer }: {
       numPositive: number;
       threshold: number;
       kind: GoodnessKind;
+      peer: number;
     },
-  ): [tf.Scalar, tf.Tensor2D] => {
+  ): [tf.Scalar, tf.Tensor2D, tf.Tensor2D] | [tf.Scalar, tf.Tensor2D, tf.Tensor2D, tf.Tensor1D] => {
     const [rows, width] = z.shape;
     const h = tf.relu(z);
     const sign = tf.concat([tf.fill([numPositive], -1), tf.fill([rows - numPositive], 1)]);
@@ -121,7 +140,13 @@ const lossAndGradientFormula: Fusable<
     const loss: tf.Scalar = tf.mean(tf.softplus(u));
     const dgdh = kind === "sum" ? 2 : 2 / width;
     const rowScale = tf.mul(tf.mul(sign, tf.sigmoid(u)), dgdh / rows);
-    return [loss, tf.mul(h, tf.reshape(rowScale, [rows, 1]))];
+    const dz: tf.Tensor2D = tf.mul(h, tf.reshape(rowScale, [rows, 1]));
+    if (!meanActivity) return [loss, dz, h];
+    const positive = tf.slice2d(h, [0, 0], [numPositive, width]);
+    const m: tf.Tensor1D = tf.add(tf.mul(meanActivity, 0.9), tf.mul(tf.mean(positive, 0), 0.1));
+    const pull = tf.mul(tf.sub(m, tf.mean(m)), peer / numPositive);
+    const isPositive = tf.concat([tf.ones([numPositive, 1]), tf.zeros([rows - numPositive, 1])]);
+    return [loss, tf.add(dz, tf.mul(isPositive, tf.reshape(pull, [1, width]))), h, m];
   },
 );
 ffLossAndGradient.kernel = lossAndGradientFormula;

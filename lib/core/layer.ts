@@ -337,12 +337,11 @@ export class Layer {
     // Dropout before the relu: relu(z)·mask/(1-rate) = relu(z·mask/(1-rate)).
     const keep = dropout && dropoutMask(z.shape, dropout.rate, dropout.seed);
     if (keep) z = tf.mul(z, keep);
-    let [loss, dz] = ffLossAndGradient(z, numPositive, threshold, kind);
+    const peer = this.meanActivity &&
+      { meanActivity: this.meanActivity, coefficient: peerNormalization };
+    let { loss, dz, h, meanActivity } = ffLossAndGradient(z, numPositive, threshold, kind, peer);
+    if (meanActivity) this.meanActivity!.assign(meanActivity);
     if (keep) dz = tf.mul(dz, keep);
-    const h = tf.relu(z);
-    if (this.meanActivity) {
-      dz = tf.add(dz, peerNormalizationTerm(this.meanActivity, h, numPositive, peerNormalization));
-    }
     return { loss, h, dz };
   }
 
@@ -368,30 +367,6 @@ export function silentLayer(layer: number, epoch: number, learningRate: number):
 /** ∂loss/∂W = dzᵀx̂ and ∂loss/∂b = Σ rows of dz. */
 function parameterGradients(dz: tf.Tensor2D, x: tf.Tensor2D): [tf.Tensor2D, tf.Tensor1D] {
   return [tf.matMul(dz, x, true, false), tf.sum(dz, 0)];
-}
-
-/**
- * Hinton's peer normalisation: updates the running mean of each unit's activity on positive rows
- * (m ← 0.9m + 0.1·mean(h)) and returns the gradient term λ(m - mean(m)) / numPositive for
- * every positive row, zero for the negative ones. It pulls every unit towards the layer's average
- * activity, also where its relu is off, so that no unit stays dead or takes over.
- *
- * @param h relu(z): positive rows first, then negative rows
- */
-export function peerNormalizationTerm(
-  meanActivity: tf.Variable<tf.Rank.R1>,
-  h: tf.Tensor2D,
-  numPositive: number,
-  coefficient: number,
-): tf.Tensor2D {
-  const [rows, width] = h.shape;
-  return tf.tidy(() => {
-    const positive = tf.slice2d(h, [0, 0], [numPositive, width]);
-    meanActivity.assign(tf.add(tf.mul(meanActivity, 0.9), tf.mul(tf.mean(positive, 0), 0.1)));
-    const pull = tf.mul(tf.sub(meanActivity, tf.mean(meanActivity)), coefficient / numPositive);
-    const isPositive = tf.concat([tf.ones([numPositive, 1]), tf.zeros([rows - numPositive, 1])]);
-    return tf.mul(isPositive, tf.reshape(pull, [1, width]));
-  });
 }
 
 /** 1/(1-rate) where a unit is kept, 0 where dropped, seeded. */

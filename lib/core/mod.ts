@@ -42,6 +42,7 @@ export {
   ffLossAndGradient,
   goodness,
   type GoodnessKind,
+  type PeerNormalization,
 } from "./goodness.ts";
 export {
   type EpochCallback,
@@ -50,7 +51,6 @@ export {
   type LayerOptions,
   normalizeRows,
   type NormKind,
-  peerNormalizationTerm,
   TrainingDiverged,
 } from "./layer.ts";
 export {

@@ -39,7 +39,11 @@ export interface AdamOptions {
   epsilon?: number;
 }
 
-type AdamAttrs = Required<AdamOptions> & { step: number };
+/**
+ * `overwrite`: the caller replaces its inputs p, m and v (or p and v) by the outputs at once, so
+ * a backend may write the outputs into the inputs' memory. The formula ignores it.
+ */
+type AdamAttrs = Required<AdamOptions> & { step: number; overwrite?: boolean };
 
 /** One Adam update of one parameter: [p, m, v] after the step. */
 export const adamUpdate: Fusable<Record<"p" | "m" | "v" | "g", tf.Tensor>, AdamAttrs, tf.Tensor[]> =
@@ -57,25 +61,24 @@ export const adamUpdate: Fusable<Record<"p" | "m" | "v" | "g", tf.Tensor>, AdamA
     },
   );
 
+/** SGD's attributes; `overwrite` as for Adam's. */
+type SgdAttrs = Record<"learningRate" | "momentum" | "weightDecay", number> & {
+  overwrite?: boolean;
+};
+
 /** One SGD update of one parameter: [p, v] after the step. */
-export const sgdUpdate: Fusable<
-  Record<"p" | "v" | "g", tf.Tensor>,
-  Record<"learningRate" | "momentum" | "weightDecay", number>,
-  tf.Tensor[]
-> = fusable(
-  "FFSgdUpdate",
-  (
-    { p, v, g }: Record<"p" | "v" | "g", tf.Tensor>,
-    { learningRate, momentum, weightDecay }: Record<
-      "learningRate" | "momentum" | "weightDecay",
-      number
-    >,
-  ): tf.Tensor[] => {
-    const v1 = tf.add(tf.mul(v, momentum), tf.mul(g, 1 - momentum));
-    const p1 = tf.sub(p, tf.mul(tf.add(v1, tf.mul(p, weightDecay)), learningRate));
-    return [p1, v1];
-  },
-);
+export const sgdUpdate: Fusable<Record<"p" | "v" | "g", tf.Tensor>, SgdAttrs, tf.Tensor[]> =
+  fusable(
+    "FFSgdUpdate",
+    (
+      { p, v, g }: Record<"p" | "v" | "g", tf.Tensor>,
+      { learningRate, momentum, weightDecay }: SgdAttrs,
+    ): tf.Tensor[] => {
+      const v1 = tf.add(tf.mul(v, momentum), tf.mul(g, 1 - momentum));
+      const p1 = tf.sub(p, tf.mul(tf.add(v1, tf.mul(p, weightDecay)), learningRate));
+      return [p1, v1];
+    },
+  );
 
 function zerosLike(params: tf.Variable[]): tf.Variable[] {
   return tf.tidy(() => params.map((p) => tf.variable(tf.zerosLike(p), false)));
@@ -123,6 +126,7 @@ export class Adam implements Optimizer {
       ...this.options,
       learningRate: this.options.learningRate * scale,
       step: this.steps,
+      overwrite: true,
     };
     const n = this.#params.length;
     tf.tidy(() =>
@@ -183,6 +187,7 @@ export class SGD implements Optimizer {
           learningRate: learningRate * scale,
           momentum,
           weightDecay: p.rank >= 2 ? weightDecay : 0,
+          overwrite: true,
         };
         assignAll([p, v], sgdUpdate({ p, v, g: gradients[i] }, attrs));
       })
