@@ -26,7 +26,7 @@ export type EnvVariable = keyof typeof ENV_VARIABLES;
  * @example
  * ```ts
  * import { readEnv } from "./env.ts";
- * const backend = readEnv("FF_BACKEND") ?? "auto";
+ * const backend = readEnv("FF_BACKEND") ?? "auto"; // what setBackend() uses when none is named
  * ```
  */
 export function readEnv(name: EnvVariable): string | undefined {
@@ -41,8 +41,10 @@ export function readEnv(name: EnvVariable): string | undefined {
  *
  * @example
  * ```ts
+ * import { assertEquals, assertThrows } from "@std/assert";
  * import { readFlag } from "./env.ts";
- * const quick = readFlag("FF_QUICK");
+ * assertEquals([readFlag("FF_QUICK", "1"), readFlag("FF_QUICK", "0"), readFlag("FF_QUICK", undefined)], [true, false, false]);
+ * assertThrows(() => readFlag("FF_QUICK", "yes"), Error, "FF_QUICK must be 1 (on) or 0 (off)");
  * ```
  */
 export function readFlag(name: EnvVariable, value: string | undefined = readEnv(name)): boolean {

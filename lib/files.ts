@@ -10,8 +10,11 @@
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { writeFileAtomic } from "./files.ts";
- * await writeFileAtomic("runs/1/metrics.json", JSON.stringify({ test_error: 0.07 }));
+ * const path = `${await Deno.makeTempDir()}/metrics.json`;
+ * await writeFileAtomic(path, JSON.stringify({ test_error: 0.07 }));
+ * assertEquals(JSON.parse(await Deno.readTextFile(path)), { test_error: 0.07 });
  * ```
  */
 export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {

@@ -17,7 +17,7 @@ export type JupyterDisplay = (
  * @example
  * ```ts
  * import { jupyterDisplay } from "./jupyter.ts";
- * const display = jupyterDisplay();
+ * const display = jupyterDisplay(); // undefined here: this example runs outside Jupyter
  * if (display) await display({ "text/plain": "hello" }, { raw: true });
  * else console.log("hello");
  * ```

@@ -35,8 +35,9 @@ export interface SavedNetwork {
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { decodeBase64, encodeBase64 } from "./weights.ts";
- * decodeBase64(encodeBase64(new Uint8Array([1, 2, 255]))); // Uint8Array [1, 2, 255]
+ * assertEquals(decodeBase64(encodeBase64(new Uint8Array([1, 2, 255]))), new Uint8Array([1, 2, 255]));
  * ```
  */
 export function encodeBase64(bytes: Uint8Array): string {
@@ -121,12 +122,14 @@ export function networkFromState(saved: SavedNetwork, source: string): FFNN {
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { FFNN } from "./core/mod.ts";
  * import { loadNetwork, saveNetwork } from "./weights.ts";
  * const net = new FFNN([14, 8], { seed: 1 });
  * const path = await Deno.makeTempFile({ suffix: ".json" });
  * await saveNetwork(net, path);
- * const again = await loadNetwork(path); // the same weights, options and shape
+ * const again = await loadNetwork(path);
+ * assertEquals(again.layers[0].weight.dataSync(), net.layers[0].weight.dataSync());
  * ```
  */
 export async function saveNetwork(net: FFNN, path: string): Promise<void> {

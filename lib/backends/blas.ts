@@ -17,7 +17,7 @@
  *
  * const blas = registerBlasBackend();
  * if (blas.ok) await tf.setBackend("blas");
- * else console.warn(blas.reason);
+ * else console.warn(blas.reason); // says how to install OpenBLAS
  * ```
  *
  * @module
@@ -101,8 +101,9 @@ export interface BlasMissing {
  *
  * @example
  * ```ts
+ * import { assert } from "@std/assert";
  * import { blasLibraryCandidates } from "./blas.ts";
- * console.log(blasLibraryCandidates()); // ["libopenblas.so.0", ...] on Linux
+ * assert(blasLibraryCandidates().some((name) => name.includes("libopenblas")));
  * ```
  */
 export function blasLibraryCandidates(): string[] {
@@ -130,9 +131,11 @@ export function blasLibraryCandidates(): string[] {
  *
  * @example
  * ```ts
+ * import { assert, assertStringIncludes } from "@std/assert";
  * import { findBlasLibrary } from "./blas.ts";
  * const blas = findBlasLibrary(["/nonexistent.so"]);
- * console.log(blas.ok ? blas.library : blas.reason);
+ * assert(!blas.ok);
+ * assertStringIncludes(blas.reason, "install OpenBLAS");
  * ```
  */
 export function findBlasLibrary(candidates: readonly string[]): BlasLibrary | BlasMissing {
@@ -161,13 +164,14 @@ let registered: BlasLibrary | undefined;
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { tf } from "../deps.ts";
  * import { registerBlasBackend } from "./blas.ts";
  *
- * const blas = registerBlasBackend();
- * if (blas.ok) {
+ * if (registerBlasBackend().ok) {
  *   await tf.setBackend("blas");
- *   tf.matMul(tf.ones([2, 3]), tf.ones([3, 4])).print();
+ *   const product = tf.matMul(tf.ones([2, 3]), tf.ones([3, 4])) as tf.Tensor2D;
+ *   assertEquals(product.arraySync()[0], [3, 3, 3, 3]);
  * }
  * ```
  */
@@ -219,7 +223,7 @@ export function registerBlasBackend():
  * ```ts
  * import { blasLibrary, registerBlasBackend } from "./blas.ts";
  * registerBlasBackend();
- * console.log(blasLibrary() ?? "no OpenBLAS");
+ * console.log(blasLibrary() ?? "no OpenBLAS"); // e.g. "libopenblas.so.0"
  * ```
  */
 export function blasLibrary(): string | undefined {

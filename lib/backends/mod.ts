@@ -96,8 +96,10 @@ async function importFirst(specifiers: string[], advice: string): Promise<void> 
  *
  * @example
  * ```ts
+ * import { assert } from "@std/assert";
  * import { setBackend } from "./mod.ts";
- * const used = await setBackend("auto"); // "blas" where OpenBLAS is installed, else "wasm"
+ * const used = await setBackend("auto");
+ * assert(used === "blas" || used === "wasm"); // blas where OpenBLAS is installed
  * ```
  */
 export async function setBackend(name: string = readEnv("FF_BACKEND") ?? "auto"): Promise<string> {

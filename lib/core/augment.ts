@@ -15,11 +15,13 @@ import type { Random } from "./random.ts";
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { shiftImages } from "./augment.ts";
  * import { seededRandom } from "./random.ts";
- * const image = new Float32Array(9).fill(0);
+ * const image = new Float32Array(9);
  * image[4] = 1; // the middle pixel of a 3 × 3 image
- * shiftImages(image, 1, 1, seededRandom(2)); // the 1 moved to a neighbouring place (or stayed)
+ * const shifted = shiftImages(image, 1, 1, seededRandom(2));
+ * assertEquals(shifted.reduce((a, b) => a + b), 1); // moved by at most a pixel, never lost
  * ```
  */
 export function shiftImages(

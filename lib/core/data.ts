@@ -48,8 +48,10 @@ export interface LabelOptions {
  *
  * @example
  * ```ts
+ * import { assertEquals, assertThrows } from "@std/assert";
  * import { labelArray } from "./data.ts";
- * labelArray([3, 1], 2, 10); // Int32Array [3, 1]
+ * assertEquals(labelArray([3, 1], 2, 10), Int32Array.from([3, 1]));
+ * assertThrows(() => labelArray([3, 10], 2, 10), Error, "outside 0..9");
  * ```
  */
 export function labelArray(y: Labels, rows: number, numClasses: number): Int32Array {
@@ -95,11 +97,18 @@ export function labelArray(y: Labels, rows: number, numClasses: number): Int32Ar
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { tf } from "./deps.ts";
  * import { combineXY } from "./data.ts";
- * const x = tf.tensor2d([[0.1, 0.9], [0.5, 0.2]]);
- * combineXY(x, [1, 0], { numClasses: 3 }).print(); // [[0.1, 0.9, 0, 0.9, 0], [0.5, 0.2, 0.9, 0, 0]]
- * combineXY(x, "neutral", { numClasses: 2, mode: "overlay", value: 1 }).print(); // [[0.5, 0.5], [0.5, 0.5]]
+ * const x = tf.tensor2d([[0.25, 1], [0.5, 0.75]]);
+ * assertEquals(combineXY(x, [1, 0], { numClasses: 3 }).arraySync(), [
+ *   [0.25, 1, 0, 1, 0],
+ *   [0.5, 0.75, 1, 0, 0],
+ * ]);
+ * assertEquals(combineXY(x, "neutral", { numClasses: 2, mode: "overlay", value: 1 }).arraySync(), [
+ *   [0.5, 0.5],
+ *   [0.5, 0.5],
+ * ]);
  * ```
  */
 export function combineXY(
@@ -140,9 +149,11 @@ export function combineXY(
  *
  * @example
  * ```ts
+ * import { assert } from "@std/assert";
  * import { negativeLabels } from "./data.ts";
  * const y = Int32Array.from([3, 1, 4, 1, 5]);
- * const yNeg = negativeLabels(y, { mode: "wrong", seed: 0 }); // yNeg[i] !== y[i] for every i
+ * const yNegative = negativeLabels(y, { mode: "wrong", seed: 0 });
+ * assert(yNegative.every((label, i) => label !== y[i]));
  * ```
  */
 export function negativeLabels(
@@ -176,9 +187,10 @@ export function negativeLabels(
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { tf } from "./deps.ts";
  * import { hardNegativeProbabilities } from "./data.ts";
- * hardNegativeProbabilities(tf.tensor2d([[2, 0, 0]]), [0]).print(); // [[0, 0.5, 0.5]]
+ * assertEquals(hardNegativeProbabilities(tf.tensor2d([[2, 0, 0]]), [0]).arraySync(), [[0, 0.5, 0.5]]);
  * ```
  */
 export function hardNegativeProbabilities(scores: tf.Tensor2D, y: Labels): tf.Tensor2D {
@@ -199,9 +211,12 @@ export function hardNegativeProbabilities(scores: tf.Tensor2D, y: Labels): tf.Te
  *
  * @example
  * ```ts
+ * import { assert, assertEquals } from "@std/assert";
  * import { sampleLabels } from "./data.ts";
  * import { seededRandom } from "./random.ts";
- * sampleLabels(new Float32Array([0, 1, 0, 0.5, 0, 0.5]), 3, seededRandom(1)); // [1, 0 or 2]
+ * const [first, second] = sampleLabels([0, 1, 0, 0.5, 0, 0.5], 3, seededRandom(1));
+ * assertEquals(first, 1);
+ * assert(second === 0 || second === 2);
  * ```
  */
 export function sampleLabels(
@@ -232,10 +247,11 @@ export function sampleLabels(
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { tf } from "./deps.ts";
  * import { hardNegativeLabels } from "./data.ts";
- * const scores = tf.tensor2d([[5, 4, -9], [0, 9, 8]]);
- * await hardNegativeLabels(scores, [0, 1], 7); // Int32Array [1, 2]: the tempting wrong labels
+ * const scores = tf.tensor2d([[5, 30, -9], [0, 9, 30]]);
+ * assertEquals(await hardNegativeLabels(scores, [0, 1], 7), Int32Array.from([1, 2]));
  * ```
  */
 export async function hardNegativeLabels(

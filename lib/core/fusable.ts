@@ -25,6 +25,7 @@ export interface Fusable<I extends tf.NamedTensorMap, A extends tf.NamedAttrMap,
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { tf } from "./deps.ts";
  * import { fusable } from "./fusable.ts";
  *
@@ -32,7 +33,8 @@ export interface Fusable<I extends tf.NamedTensorMap, A extends tf.NamedAttrMap,
  *   "DemoSumOfSquares",
  *   ({ x }: { x: tf.Tensor }) => tf.sum(tf.square(x)),
  * );
- * sumOfSquares({ x: tf.tensor([1, 2]) }, {}).print(); // 5: no backend registers DemoSumOfSquares
+ * // No backend registers DemoSumOfSquares, so the formula runs.
+ * assertEquals(sumOfSquares({ x: tf.tensor([1, 2]) }, {}).arraySync(), 5);
  * ```
  */
 export function fusable<

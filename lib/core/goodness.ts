@@ -37,10 +37,11 @@ const goodnessFormula: Fusable<{ h: tf.Tensor2D }, { kind: GoodnessKind }, tf.Te
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { tf } from "./deps.ts";
  * import { goodness } from "./goodness.ts";
- * goodness(tf.tensor2d([[1, 3]])).print(); // [5]
- * goodness(tf.tensor2d([[1, 3]]), "sum").print(); // [10]
+ * assertEquals(goodness(tf.tensor2d([[1, 3]])).arraySync(), [5]);
+ * assertEquals(goodness(tf.tensor2d([[1, 3]]), "sum").arraySync(), [10]);
  * ```
  */
 export function goodness(h: tf.Tensor2D, kind: GoodnessKind = "mean"): tf.Tensor1D {
@@ -53,9 +54,11 @@ goodness.kernel = goodnessFormula;
  *
  * @example
  * ```ts
+ * import { assertAlmostEquals } from "@std/assert";
  * import { tf } from "./deps.ts";
  * import { ffLoss } from "./goodness.ts";
- * ffLoss(tf.tensor1d([3]), tf.tensor1d([1]), 2).print(); // softplus(-1) ≈ 0.3133
+ * // Both rows are on the right side of θ = 2 by 1: softplus(-1) each.
+ * assertAlmostEquals(ffLoss(tf.tensor1d([3]), tf.tensor1d([1]), 2).arraySync() as number, 0.3133, 1e-4);
  * ```
  */
 export function ffLoss(
@@ -99,10 +102,13 @@ export interface PeerNormalization {
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { tf } from "./deps.ts";
  * import { ffLossAndGradient } from "./goodness.ts";
  * const z = tf.tensor2d([[1, -2], [0.5, 3]]); // row 0 positive, row 1 negative
- * const { loss, dz, h } = ffLossAndGradient(z, 1, 2); // loss ≈ 1.34; dz is 0 where z < 0
+ * const { dz, h } = ffLossAndGradient(z, 1, 2);
+ * assertEquals(h.arraySync(), [[1, 0], [0.5, 3]]);
+ * assertEquals(Math.abs(dz.arraySync()[0][1]), 0); // no gradient where the relu is off
  * ```
  */
 export function ffLossAndGradient(

@@ -113,10 +113,14 @@ const RMS_TINY = Math.exp(-100);
  *
  * @example
  * ```ts
+ * import { assertAlmostEquals } from "@std/assert";
  * import { tf } from "./deps.ts";
  * import { normalizeRows } from "./layer.ts";
- * normalizeRows(tf.tensor2d([[3, 4]])).print(); // [[0.6, 0.8]]
- * normalizeRows(tf.tensor2d([[3, 4]]), "rms").print(); // [[0.8485, 1.1314]]
+ * const [[a, b]] = normalizeRows(tf.tensor2d([[3, 4]])).arraySync();
+ * assertAlmostEquals(a, 0.6, 1e-6); // length 1
+ * assertAlmostEquals(b, 0.8, 1e-6);
+ * const [[c, d]] = normalizeRows(tf.tensor2d([[3, 4]]), "rms").arraySync();
+ * assertAlmostEquals(c * c + d * d, 2, 1e-5); // mean square 1
  * ```
  */
 export function normalizeRows(x: tf.Tensor2D, kind: NormKind = "l2"): tf.Tensor2D {
@@ -130,13 +134,16 @@ normalizeRows.kernel = normalizeFormula;
  *
  * @example
  * ```ts
+ * import { assert, assertEquals } from "@std/assert";
  * import { tf } from "./deps.ts";
  * import { Layer } from "./layer.ts";
  * const layer = new Layer(3, 4, { epochs: 20, seed: 1 });
  * const xPositive = tf.tensor2d([[1, 0, 1], [0, 1, 1]]);
  * const xNegative = tf.tensor2d([[1, 1, 0], [0, 0, 1]]);
- * const [hPositive, hNegative] = await layer.train(xPositive, xNegative);
- * layer.losses.length; // 20, falling
+ * const [hPositive] = await layer.train(xPositive, xNegative);
+ * assertEquals(hPositive.shape, [2, 4]); // the next layer's training data
+ * assertEquals(layer.losses.length, 20);
+ * assert(layer.losses[19] < layer.losses[0]);
  * ```
  */
 export class Layer {

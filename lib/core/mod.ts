@@ -12,13 +12,17 @@
  *
  * @example
  * ```ts
+ * import { assert } from "@std/assert";
  * import { combineXY, FFNN, negativeLabels, tf } from "./mod.ts";
  *
- * const x = tf.randomUniform([200, 20], 0, 1, "float32", 7) as tf.Tensor2D;
+ * // 200 points in 20 dimensions, 10 classes, each class a cluster of its own.
  * const y = Array.from({ length: 200 }, (_, i) => i % 10);
- * const net = new FFNN([30, 50], { epochs: 50, seed: 1 });
- * await net.train(combineXY(x, y), combineXY(x, negativeLabels(y, { seed: 2 })));
- * net.predict(x).shape; // [200]
+ * const centres = tf.randomNormal([10, 20], 0, 1, "float32", 3);
+ * const x = tf.add(tf.gather(centres, y), tf.randomNormal([200, 20], 0, 0.3, "float32", 4)) as tf.Tensor2D;
+ * const net = new FFNN([30, 100], { epochs: 100, seed: 1 });
+ * await net.train(combineXY(x, y), combineXY(x, negativeLabels(y, { mode: "wrong", seed: 2 })));
+ * const right = (await net.predict(x).data()).filter((label, i) => label === y[i]).length;
+ * assert(right > 150, `${right} of 200 right`); // chance: about 20
  * ```
  *
  * @module

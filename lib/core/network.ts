@@ -82,6 +82,7 @@ export interface MiniBatchOptions {
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { tf } from "./deps.ts";
  * import { combineXY, negativeLabels } from "./data.ts";
  * import { FFNN } from "./network.ts";
@@ -89,7 +90,8 @@ export interface MiniBatchOptions {
  * const y = Array.from({ length: 40 }, (_, i) => i % 10);
  * const net = new FFNN([16, 8, 8], { epochs: 20, seed: 1 });
  * await net.train(combineXY(x, y), combineXY(x, negativeLabels(y, { seed: 1 })));
- * net.predict(x).shape; // [40]: a label per row
+ * assertEquals(net.predict(x).shape, [40]); // a label per row
+ * assertEquals(net.losses.map((losses) => losses.length), [20, 20]);
  * ```
  */
 export class FFNN {

@@ -99,11 +99,13 @@ function assignAll(variables: tf.Variable[], values: tf.Tensor[]): void {
  *
  * @example
  * ```ts
+ * import { assertAlmostEquals } from "@std/assert";
  * import { tf } from "./deps.ts";
  * import { Adam } from "./optim.ts";
  * const w = tf.variable(tf.zeros([2, 2]));
  * const adam = new Adam([w], { learningRate: 0.03 });
- * adam.step([tf.ones([2, 2])]); // w is now -0.03 everywhere
+ * adam.step([tf.ones([2, 2])]);
+ * assertAlmostEquals(w.dataSync()[0], -0.03, 1e-7); // Adam's first step is the learning rate
  * ```
  */
 export class Adam implements Optimizer {
@@ -156,11 +158,13 @@ export interface SGDOptions {
  *
  * @example
  * ```ts
+ * import { assertAlmostEquals } from "@std/assert";
  * import { tf } from "./deps.ts";
  * import { SGD } from "./optim.ts";
  * const w = tf.variable(tf.ones([2, 2]));
  * const sgd = new SGD([w], { learningRate: 0.5, momentum: 0.9, weightDecay: 0.1 });
- * sgd.step([tf.ones([2, 2])]); // v = 0.1, w = 1 - 0.5 · (0.1 + 0.1) = 0.9
+ * sgd.step([tf.ones([2, 2])]);
+ * assertAlmostEquals(w.dataSync()[0], 0.9, 1e-6); // v = 0.1, w = 1 - 0.5 · (0.1 + 0.1 · 1)
  * ```
  */
 export class SGD implements Optimizer {
@@ -207,8 +211,9 @@ export class SGD implements Optimizer {
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { cooldown } from "./optim.ts";
- * [1, 50, 51, 100].map((epoch) => cooldown(epoch, 100)); // [1, 1, 0.99, 0.01]
+ * assertEquals([1, 50, 51, 100].map((epoch) => cooldown(epoch, 100)), [1, 1, 0.99, 0.01]);
  * ```
  */
 export function cooldown(epoch: number, epochs: number): number {

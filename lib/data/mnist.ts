@@ -10,9 +10,10 @@
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { loadMnistOrSubset } from "./mnist.ts";
  * const mnist = await loadMnistOrSubset("data/mnist");
- * console.log(mnist.source, mnist.train.count, mnist.test.count);
+ * assertEquals([mnist.train.count, mnist.test.count], [60_000, 10_000]); // 8,000 and 2,000 offline
  * ```
  *
  * @module
@@ -113,8 +114,10 @@ const HOW_TO_FETCH = "run `deno task data` (offline: `deno task data --mirror DI
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { parseIdx } from "./mnist.ts";
  * const labels = parseIdx(new Uint8Array([0, 0, 8, 1, 0, 0, 0, 2, 7, 3]), "labels");
- * // labels.dims = [2], labels.data = Uint8Array [7, 3]
+ * assertEquals([labels.dims, Array.from(labels.data)], [[2], [7, 3]]);
  * ```
  */
 export function parseIdx(bytes: Uint8Array, name: string): IdxArray {
@@ -155,7 +158,10 @@ export function parseIdx(bytes: Uint8Array, name: string): IdxArray {
  *
  * @example
  * ```ts
- * const { dims } = await readIdxGz("data/mnist/t10k-labels-idx1-ubyte.gz"); // [10000]
+ * import { assertEquals } from "@std/assert";
+ * import { readIdxGz } from "./mnist.ts";
+ * const { dims } = await readIdxGz("data/mnist/t10k-labels-idx1-ubyte.gz");
+ * assertEquals(dims, [10_000]);
  * ```
  */
 export async function readIdxGz(path: string | URL): Promise<IdxArray> {
@@ -181,9 +187,10 @@ export async function readIdxGz(path: string | URL): Promise<IdxArray> {
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { normalisePixels } from "./mnist.ts";
- * normalisePixels(new Uint8Array([0, 255])); // Float32Array [-0.42421296, 2.8214867]
- * normalisePixels(new Uint8Array([0, 255]), "unit"); // Float32Array [0, 1]
+ * assertEquals(Array.from(normalisePixels(new Uint8Array([0, 255]))), [-0.4242129623889923, 2.821486711502075]);
+ * assertEquals(Array.from(normalisePixels(new Uint8Array([0, 255]), "unit")), [0, 1]);
  * ```
  */
 export function normalisePixels(
@@ -218,8 +225,15 @@ export interface LoadOptions {
  *
  * @example
  * ```ts
+ * import { assertEquals, assertRejects } from "@std/assert";
  * import { loadDataset } from "./mnist.ts";
- * const fashion = await loadDataset("fashion-mnist", undefined, { pixels: "unit" });
+ * // Debian's dataset-fashion-mnist, where it is installed; else a one-line error saying so.
+ * try {
+ *   const fashion = await loadDataset("fashion-mnist", undefined, { pixels: "unit" });
+ *   assertEquals(fashion.train.count, 60_000);
+ * } catch (e) {
+ *   await assertRejects(() => Promise.reject(e), Error, "apt-get install dataset-fashion-mnist");
+ * }
  * ```
  */
 export async function loadDataset(
@@ -254,9 +268,11 @@ export async function loadDataset(
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { IMAGE_SIZE, loadMnist } from "./mnist.ts";
- * const { train, test } = await loadMnist("data/mnist");
+ * const { train } = await loadMnist("data/mnist");
  * const firstImage = train.images.subarray(0, IMAGE_SIZE);
+ * assertEquals([firstImage.length, train.labels[0]], [784, 5]); // MNIST's first digit is a 5
  * ```
  */
 export function loadMnist(dir = "data/mnist", options: LoadOptions = {}): Promise<Mnist> {
@@ -274,8 +290,10 @@ export function loadMnist(dir = "data/mnist", options: LoadOptions = {}): Promis
  *
  * @example
  * ```ts
+ * import { assert } from "@std/assert";
  * import { loadMnistNpmSubset } from "./mnist.ts";
- * const subset = await loadMnistNpmSubset(); // subset.isSubset === true
+ * const subset = await loadMnistNpmSubset();
+ * assert(subset.isSubset && subset.source.includes("NOT A RESULT"));
  * ```
  */
 export async function loadMnistNpmSubset(

@@ -4,9 +4,11 @@
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { loadMnistOrSubset, pick, splitValidation } from "./mod.ts";
  * const data = splitValidation(await loadMnistOrSubset("data/mnist"));
- * const { x, y } = pick(data.validation, [0, 1, 2]); // x: [3, 784], y: Int32Array of 3
+ * const { x, y } = pick(data.validation, [0, 1, 2]);
+ * assertEquals([x.shape, y.length], [[3, 784], 3]);
  * ```
  *
  * @module
@@ -41,9 +43,11 @@ export {
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { loadMnistOrSubset, pick } from "./mod.ts";
  * const mnist = await loadMnistOrSubset("data/mnist");
  * const { x, y } = pick(mnist.test, Array.from({ length: 100 }, (_, i) => i));
+ * assertEquals([x.shape, y[0]], [[100, 784], 7]); // the first test digit is a 7
  * ```
  */
 export function pick(split: MnistSplit, indices: ArrayLike<number>): {
@@ -73,8 +77,10 @@ export function pickAll(split: MnistSplit): { x: tf.Tensor2D; y: Int32Array } {
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { firstImages, loadMnistOrSubset } from "./mod.ts";
- * const few = firstImages((await loadMnistOrSubset()).test, 500); // few.count === 500
+ * const few = firstImages((await loadMnistOrSubset()).test, 500);
+ * assertEquals(few.count, 500);
  * ```
  */
 export function firstImages(split: MnistSplit, count: number): MnistSplit {
@@ -100,8 +106,10 @@ export interface Splits extends Mnist {
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { loadMnistOrSubset, splitValidation } from "./mod.ts";
- * const { train, validation } = splitValidation(await loadMnistOrSubset()); // 50,000 and 10,000
+ * const { train, validation } = splitValidation(await loadMnistOrSubset());
+ * assertEquals([train.count, validation.count], [50_000, 10_000]);
  * ```
  */
 export function splitValidation(data: Mnist, size = 10_000): Splits {
