@@ -49,6 +49,9 @@ export interface FFNNOptions extends Omit<LayerOptions, "weight" | "bias"> {
   readout?: ReadoutOptions & { fromLayer?: number };
 }
 
+/** Mini-batch epochs in a row with a silent layer (no unit active) before training warns. */
+const SILENT_EPOCHS = 2;
+
 /** How {@linkcode FFNN.predict} picks a label. */
 export type Readout = "goodness" | "goodness-skip-first" | "softmax";
 
@@ -186,20 +189,26 @@ export class FFNN {
     this.#checkLabelled(xPositive, "xPositive");
     this.#checkLabelled(xNegative, "xNegative");
     let [hPositive, hNegative] = [xPositive, xNegative];
-    for (const [i, layer] of this.layers.entries()) {
-      const before = i < start.layer;
-      const [nextPositive, nextNegative] = before
-        ? tf.tidy(() => [layer.forward(hPositive), layer.forward(hNegative)])
-        : await layer.train(hPositive, hNegative, {
+    try {
+      for (const [i, layer] of this.layers.entries()) {
+        // A layer before `start` has trained: starting past its last epoch only computes its
+        // outputs, by the very operations its training ended with, so that a resumed run's next
+        // layer sees the same bits as an uninterrupted run's.
+        const done = layer.options.epochs + 1;
+        const startEpoch = i < start.layer ? done : i === start.layer ? start.epoch : 1;
+        const [nextPositive, nextNegative] = await layer.train(hPositive, hNegative, {
           onEpoch,
           layer: i,
           layers: this.layers.length,
-          startEpoch: i === start.layer ? start.epoch : 1,
+          startEpoch,
         });
-      if (i > 0) tf.dispose([hPositive, hNegative]);
-      [hPositive, hNegative] = [nextPositive, nextNegative];
+        if (i > 0) tf.dispose([hPositive, hNegative]);
+        [hPositive, hNegative] = [nextPositive, nextNegative];
+      }
+    } finally {
+      // Also when a layer's training throws (diverged, or interrupted by its epoch callback).
+      if (hPositive !== xPositive) tf.dispose([hPositive, hNegative]);
     }
-    tf.dispose([hPositive, hNegative]);
   }
 
   /**
@@ -250,6 +259,7 @@ export class FFNN {
     const background = shift > 0 ? images.reduce((a, b) => Math.min(a, b), Infinity) : 0;
     if (startEpoch === 1) { for (const layer of this.layers) layer.losses = []; }
     const { learningRate } = this.layers[0].options;
+    let silentEpochs = 0;
     for (let epoch = startEpoch; epoch <= epochs; epoch++) {
       const scale = options.cooldown ? cooldown(epoch, epochs) : 1;
       const order = randperm(rows, deriveSeed(seed, epoch, 1));
@@ -308,7 +318,11 @@ export class FFNN {
         if (!Number.isFinite(loss)) throw new TrainingDiverged(i, epoch, loss, learningRate);
         this.layers[i].losses.push(loss);
       });
-      const warning = await this.#silentWarning(x, epoch, learningRate);
+      // Said once, after SILENT_EPOCHS silent epochs in a row: a single one can pass, and a
+      // warning every epoch would bury the progress lines.
+      const silent = await this.#silentWarning(x, epoch, learningRate);
+      silentEpochs = silent ? silentEpochs + 1 : 0;
+      const warning = silentEpochs === SILENT_EPOCHS ? silent : undefined;
       const loss = means.reduce((a, b) => a + b) / means.length;
       await onEpoch?.({ layer: 0, layers: 1, epoch, epochs, loss, ...warning && { warning } });
     }
