@@ -36,6 +36,7 @@ import {
   type PixelScale,
   splitValidation,
 } from "./data/mod.ts";
+import { type CheckpointOptions, openCheckpoint } from "./checkpoint.ts";
 
 /** Everything that defines a run. */
 export interface Recipe {
@@ -342,6 +343,11 @@ export interface RunOptions {
   onEpoch?: EpochCallback;
   /** Which dataset `data` is (for its pixel statistics). Default "mnist". */
   dataset?: DatasetName;
+  /**
+   * A folder (or its options) for checkpoints: training continues from the checkpoint there, if
+   * any, and writes one at every layer's end and every few minutes (see lib/checkpoint.ts).
+   */
+  checkpoint?: string | CheckpointOptions;
 }
 
 /**
@@ -360,10 +366,11 @@ export interface RunOptions {
 export async function runExperiment(
   data: Mnist,
   r: Recipe,
-  { onEpoch, dataset = "mnist" }: RunOptions = {},
+  { onEpoch, dataset = "mnist", checkpoint }: RunOptions = {},
 ): Promise<ExperimentResult> {
   checkRecipe(r);
-  const splits = splitValidation(withPixels(data, r.pixels, dataset));
+  const scaled = withPixels(data, r.pixels, dataset);
+  const splits = splitValidation(scaled);
   const available = splits.train.count;
   if (r.trainSize !== undefined && r.trainSize > available) {
     throw new Error(
@@ -374,10 +381,11 @@ export async function runExperiment(
   const rows = randperm(available, r.seed).subarray(0, r.trainSize ?? available);
   const net = new FFNN([inputWidth(r.label), ...r.layers], networkOptions(r));
   try {
-    const start = performance.now();
-    const timed = epochTimer(start, onEpoch);
-    await train(net, pick(splits.train, rows), r, timed.onEpoch);
-    const trainSeconds = (performance.now() - start) / 1000;
+    // Issue #12: continues from the checkpoint, if one is there, and writes new ones.
+    const saved = await openCheckpoint(net, checkpoint, { recipe: r, data: scaled });
+    const timed = epochTimer(performance.now(), saved.onEpoch(onEpoch));
+    if (!saved.done) await train(net, pick(splits.train, rows), r, timed.onEpoch, saved.start);
+    const trainSeconds = saved.trainSeconds;
     // Scored on freshly picked copies: the training tensors are gone by now, which keeps the
     // run's peak memory down.
     const scoredTrain = trainingImages(splits.train, rows.subarray(0, 10_000));
@@ -452,11 +460,17 @@ async function train(
   net: FFNN,
   { x, y }: { x: tf.Tensor2D; y: Int32Array },
   r: Recipe,
-  onEpoch?: EpochCallback,
+  onEpoch: EpochCallback,
+  start: { layer: number; epoch: number },
 ): Promise<void> {
   try {
     if (r.batchSize !== undefined) {
-      await net.trainMiniBatch(x, y, { ...r, batchSize: r.batchSize, onEpoch });
+      await net.trainMiniBatch(x, y, {
+        ...r,
+        batchSize: r.batchSize,
+        onEpoch,
+        startEpoch: start.epoch,
+      });
       return;
     }
     const mode = r.negatives === "wrong" ? "wrong" : "permute";
@@ -466,7 +480,7 @@ async function train(
     const xNegative = combineXY(x, yNegative, label);
     x.dispose();
     try {
-      await net.train(xPositive, xNegative, { onEpoch });
+      await net.train(xPositive, xNegative, { onEpoch, start });
     } finally {
       tf.dispose([xPositive, xNegative]);
     }
