@@ -180,6 +180,43 @@ Deno.test("weights that stop being finite stop training, naming layer, epoch and
   await Deno.remove(dir, { recursive: true });
 });
 
+Deno.test("mini-batches at a learning rate far too large: a silent layer warns once; overflow mid-epoch names layer and epoch", async () => {
+  const random = seededRandom(3);
+  const x = tf.tensor2d(Array.from({ length: 300 * 30 }, random), [300, 30]);
+  const y = Int32Array.from({ length: 300 }, (_, i) => i % 10);
+  const build = (learningRate: number) =>
+    new FFNN([30, 20, 20], {
+      optimizer: "sgd",
+      learningRate,
+      label: "overlay",
+      labelValue: 1,
+      readout: { fromLayer: 0 },
+    });
+  // The issue's run: the loss stuck at 1.1269 from the second epoch on, and not a word.
+  const stuck = build(1e6);
+  const warnings: string[] = [];
+  await stuck.trainMiniBatch(x, y, {
+    batchSize: 50,
+    epochs: 4,
+    negatives: "hard",
+    onEpoch: ({ warning }) => void (warning && warnings.push(warning)),
+  });
+  assertEquals(warnings, [
+    "layer 1: no unit is active on any training input (epoch 2), so it has stopped learning: " +
+    "lower learningRate (now 1000000)",
+  ]);
+  // Weights that overflow leave the readout's scores NaN, and no hard negative to draw from them.
+  const wild = build(1e30);
+  await assertRejects(
+    () => wild.trainMiniBatch(x, y, { batchSize: 50, epochs: 2, negatives: "hard" }),
+    TrainingDiverged,
+    "loss became NaN at layer 1 epoch 1: lower learningRate (now 1e+30)",
+  );
+  tf.dispose(x);
+  stuck.dispose();
+  wild.dispose();
+});
+
 Deno.test("a checkpoint that cannot be written: one warning and training goes on, or a stop where they were required", async () => {
   const r = recipe("post", { layers: [8], epochs: 4, trainSize: 100 });
   for (const required of [false, true]) {

@@ -3,7 +3,7 @@
 // and --resume used wrongly. The library's side: tests/checkpoint_test.ts.
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "@std/assert";
 import { registerBlasBackend } from "../lib/backends/blas.ts";
-import { CHECKPOINT_FILE, readCheckpoint } from "../lib/checkpoint.ts";
+import { readCheckpoint } from "../lib/checkpoint.ts";
 import { ignoreUnless, sharedPath } from "./shared.ts";
 
 const mnistDir = sharedPath("data/mnist");
@@ -217,36 +217,4 @@ Deno.test({
     ]);
     await Deno.remove(out, { recursive: true });
   },
-});
-
-Deno.test("--resume: flags that would change the run, or nothing to continue, are one line that says what to do", async () => {
-  const dir = await Deno.makeTempDir();
-  const finished = await Deno.makeTempDir();
-  await Deno.writeTextFile(`${finished}/metrics.json`, '{"test_error": 0.07}');
-  const unfinished = await Deno.makeTempDir();
-  await Deno.writeTextFile(`${unfinished}/${CHECKPOINT_FILE}`, "{}");
-  for (
-    const [args, expected] of [
-      [
-        ["--resume", dir, "--lr", "0.1"],
-        `--lr cannot be given with --resume, which continues ${dir} with its own settings: ` +
-        "drop --lr, or start a new run",
-      ],
-      [["--resume", dir, "--recipe", "post"], "--recipe cannot be given with --resume"],
-      [["--resume", dir], `--resume ${dir}: there is no ${CHECKPOINT_FILE} to continue from`],
-      [["--resume", finished], `--resume ${finished}: that run has finished; its results are in`],
-      [
-        ["--out", unfinished],
-        `--out ${unfinished} holds the checkpoint of an unfinished run: continue it with ` +
-        `--resume ${unfinished}, or choose another --out`,
-      ],
-      [["--checkpoint-every", "soon"], "--checkpoint-every must be a number of minutes >= 0"],
-    ] as [string[], string][]
-  ) {
-    const { code, err } = await train(...args);
-    assertEquals(code, 1, `exit code for ${args.join(" ")}: ${err}`);
-    assertStringIncludes(err, expected);
-    assertEquals(err.trim().split("\n").length, 1, `one line: ${err}`);
-  }
-  for (const d of [dir, finished, unfinished]) await Deno.remove(d, { recursive: true });
 });

@@ -291,6 +291,11 @@ export class FFNN {
             deriveSeed(seed, epoch, 4, batches),
           ) ??
             Int32Array.from(batch, (row) => yNegative![row]);
+          // No label is drawn (-1) from scores gone NaN: the layers' weights have overflowed.
+          if (yNegBatch.includes(-1)) {
+            sums.dispose();
+            throw await this.#diverged(epoch, learningRate);
+          }
           const losses = tf.tidy(() => {
             let hPositive = this.#withLabels(xBatch, yBatch);
             let hNegative = this.#withLabels(xBatch, yNegBatch);
@@ -499,6 +504,20 @@ export class FFNN {
     } finally {
       tf.dispose(states);
     }
+  }
+
+  /** Divergence in the middle of an epoch, at the first layer whose weights are not finite. */
+  async #diverged(epoch: number, learningRate: number): Promise<TrainingDiverged> {
+    // 0·w sums to 0 exactly when every w is finite.
+    const sums = tf.tidy(() => tf.stack(this.layers.map((l) => tf.sum(tf.mul(l.weight, 0)))));
+    const values = await sums.data();
+    sums.dispose();
+    return new TrainingDiverged(
+      Math.max(0, values.findIndex((v) => v !== 0)),
+      epoch,
+      NaN,
+      learningRate,
+    );
   }
 
   /** A warning naming the first layer with no active unit on (up to) the first 256 images. */
