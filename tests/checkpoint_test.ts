@@ -11,6 +11,7 @@ import {
   type Mnist,
   negativeLabels,
   openCheckpoint,
+  progressReporter,
   readCheckpoint,
   type Recipe,
   recipe,
@@ -249,4 +250,16 @@ Deno.test("a checkpoint that cannot be written: one warning and training goes on
     assertEquals(await Deno.readTextFile(dir), "", "nothing half-written where the folder was");
     await Deno.remove(dir);
   }
+});
+
+Deno.test("a resumed run's time left counts only the epochs it has run since", async () => {
+  let clock = 0;
+  const lines: string[] = [];
+  const report = progressReporter({ mode: "lines", now: () => clock, write: (t) => lines.push(t) });
+  // Resumed after epoch 90 of layer 1 of 2, at 1 s an epoch: after ten, 100 s are left.
+  for (let epoch = 91; epoch <= 100; epoch++) {
+    clock += 1000;
+    await report({ layer: 0, layers: 2, epoch, epochs: 100, loss: 1 });
+  }
+  assertStringIncludes(lines[0], "layer 1/2 epoch 100/100 loss 1.0000 elapsed 10.0s ETA 1m40s");
 });
