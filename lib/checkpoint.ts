@@ -142,14 +142,19 @@ export async function readCheckpoint(dir: string): Promise<SavedCheckpoint | und
  * same network, and same recipe and data where given), and `start` says where training goes on.
  * Without options, it only starts at the beginning.
  *
- * @example Full batch: a run stopped in a notebook cell goes on when the cell runs again
+ * @example Full batch: a notebook cell stopped mid-run goes on from its last checkpoint when run again
  * ```ts
- * const checkpoint = await openCheckpoint(net, "runs/notebook-post");
- * await net.train(xPositive, xNegative, {
+ * import { combineXY, FFNN, negativeLabels, tf } from "./core/mod.ts";
+ * import { openCheckpoint } from "./checkpoint.ts";
+ * const x = tf.randomUniform([40, 6], 0, 1, "float32", 1) as tf.Tensor2D;
+ * const y = Array.from({ length: 40 }, (_, i) => i % 10);
+ * const net = new FFNN([16, 8, 8], { epochs: 20, seed: 1 });
+ * const checkpoint = await openCheckpoint(net, { dir: "runs/notebook", everyMinutes: 1 });
+ * await net.train(combineXY(x, y), combineXY(x, negativeLabels(y, { seed: 1 })), {
  *   start: checkpoint.start,
- *   onEpoch: checkpoint.onEpoch(progressReporter()),
+ *   onEpoch: checkpoint.onEpoch(),
  * });
- * // mini-batches: net.trainMiniBatch(x, y, { ...options, startEpoch: checkpoint.start.epoch, onEpoch })
+ * // Mini-batches: net.trainMiniBatch(x, y, { ..., startEpoch: checkpoint.start.epoch, onEpoch })
  * ```
  */
 export async function openCheckpoint(
