@@ -22,7 +22,9 @@ import {
   TrainingDiverged,
   TrainingInterrupted,
 } from "../lib/mod.ts";
+import { registerBlasBackend } from "../lib/backends/blas.ts";
 import { networkState } from "../lib/weights.ts";
+import { ignoreUnless } from "./shared.ts";
 
 await setBackend("cpu");
 
@@ -66,37 +68,44 @@ async function outcome(result: Awaited<ReturnType<typeof runExperiment>>) {
   return { weights, steps, errors: result.errors, losses: result.losses };
 }
 
-for (const [name, r] of RECIPES) {
-  Deno.test(`${name}: a run stopped twice continues to the very weights, errors and losses of one never stopped`, async () => {
-    const whole = await outcome(await runExperiment(data, r));
-    const dir = await Deno.makeTempDir();
-    const stops = r.batchSize ? [1, 3] : [4, 9]; // the 9th report is layer 2, epoch 3
-    let reports = 0;
-    let stopped = 0;
-    for (const stop of stops) {
-      const controller = new AbortController();
-      const error = await assertRejects(
-        () =>
-          runExperiment(data, r, {
-            checkpoint: { dir, signal: controller.signal },
-            onEpoch: () => void (++reports === stop && controller.abort()),
-          }),
-        TrainingInterrupted,
-        "train again with the same checkpoint folder",
-      ) as TrainingInterrupted;
-      assertEquals(error.saved, error.position);
-      stopped++;
-      const saved = await readCheckpoint(dir);
-      assertEquals(saved?.position, error.position);
-      assertEquals(error.losses.flat().length, stop * (r.batchSize ? r.layers.length : 1));
+const blas = registerBlasBackend().ok;
+for (const [[name, r], backend] of RECIPES.flatMap((c) => [[c, "cpu"], [c, "blas"]] as const)) {
+  Deno.test({
+    name: `${name}, ${backend}: a run stopped twice continues to the very weights, errors and ` +
+      "losses of one never stopped",
+    ignore: ignoreUnless(blas || backend === "cpu", "OpenBLAS"),
+  }, async () => {
+    await setBackend(backend);
+    try {
+      const whole = await outcome(await runExperiment(data, r));
+      const dir = await Deno.makeTempDir();
+      const stops = r.batchSize ? [1, 3] : [4, 9]; // the 9th report is layer 2, epoch 3
+      let reports = 0;
+      for (const stop of stops) {
+        const controller = new AbortController();
+        const error = await assertRejects(
+          () =>
+            runExperiment(data, r, {
+              checkpoint: { dir, signal: controller.signal },
+              onEpoch: () => void (++reports === stop && controller.abort()),
+            }),
+          TrainingInterrupted,
+          "train again with the same checkpoint folder",
+        ) as TrainingInterrupted;
+        assertEquals(error.saved, error.position);
+        const saved = await readCheckpoint(dir);
+        assertEquals(saved?.position, error.position);
+        assertEquals(error.losses.flat().length, stop * (r.batchSize ? r.layers.length : 1));
+      }
+      const resumed = await outcome(await runExperiment(data, r, { checkpoint: dir }));
+      assertEquals(resumed.steps, whole.steps, "Adam's and SGD's step counts");
+      assert(resumed.weights === whole.weights, "the weights differ from the uninterrupted run's");
+      assertEquals(resumed.errors, whole.errors);
+      assertEquals(resumed.losses, whole.losses);
+      await Deno.remove(dir, { recursive: true });
+    } finally {
+      await setBackend("cpu");
     }
-    assertEquals(stopped, 2);
-    const resumed = await outcome(await runExperiment(data, r, { checkpoint: dir }));
-    assertEquals(resumed.steps, whole.steps, "Adam's and SGD's step counts");
-    assert(resumed.weights === whole.weights, "the weights differ from the uninterrupted run's");
-    assertEquals(resumed.errors, whole.errors);
-    assertEquals(resumed.losses, whole.losses);
-    await Deno.remove(dir, { recursive: true });
   });
 }
 
