@@ -1,6 +1,7 @@
 /**
  * `deno task train`: trains a Forward-Forward network by a named recipe, prints the error of
- * every readout, and writes a run folder with metrics.json, weights.json and report.html.
+ * every readout, and writes a run folder with metrics.json, weights.json and report.html; while
+ * it trains, checkpoint.json, from which `--resume` continues a run that was stopped.
  * Everything it does lives in lib/; this file reads flags, maps the library's option names to
  * flags in its messages, and writes files.
  *
@@ -9,6 +10,13 @@
 import { parseArgs } from "node:util";
 import { BACKENDS, setBackend } from "../lib/backends/mod.ts";
 import { tf } from "../lib/core/mod.ts";
+import {
+  CHECKPOINT_FILE,
+  DEFAULT_EVERY_MINUTES,
+  describePosition,
+  type SavedCheckpoint,
+  TrainingInterrupted,
+} from "../lib/checkpoint.ts";
 import {
   type DatasetName,
   DATASETS,
@@ -21,6 +29,7 @@ import { writeFileAtomic } from "../lib/files.ts";
 import { lossCurves, progressReporter, writeReport } from "../lib/plot/mod.ts";
 import { peakMemoryMiB } from "../lib/process.ts";
 import { saveNetwork } from "../lib/weights.ts";
+import { checkNoCheckpoint, reportInterrupted, resumedRun, stopOnSignals } from "./resume.ts";
 
 /** Each recipe field a flag can set: its flag, how to read it, and the help line. */
 const FIELDS: Record<
@@ -136,7 +145,17 @@ ${
   --out DIR           run folder (default runs/<date-time>)
   --eval-every N      mini-batch recipes: print every readout's validation and test error every
                       N epochs (metrics.json keeps the curve)
+  --resume DIR        continue the run in DIR (stopped by Ctrl-C, a kill, a crash) from its
+                      checkpoint, with its own settings; --data, --backend and
+                      --checkpoint-every may be given again
+  --checkpoint-every MINUTES
+                      most minutes between checkpoints within a layer (default ${DEFAULT_EVERY_MINUTES};
+                      0: every epoch; one is also written at every layer's end). Given, a
+                      checkpoint that cannot be written stops the run; else it is a warning
   --help              this text
+
+Ctrl-C (or SIGTERM) stops after the epoch under way, writes a checkpoint, a partial report.html
+and metrics.json, and prints the command that continues; a second Ctrl-C stops at once.
 
 Any recipe setting can be changed:
 ${Object.entries(FIELDS).map(([flag, { help }]) => `  --${flag.padEnd(17)} ${help}`).join("\n")}`;
@@ -188,10 +207,23 @@ export interface TrainOptions {
   backend?: string;
   out: string;
   evaluateEvery?: number;
+  /** Given: checkpoints are wanted, and one that cannot be written stops the run. */
+  checkpointEvery?: number;
+  /** The checkpoint a resumed run continues from. */
+  resumed?: SavedCheckpoint;
+}
+
+/** `--resume DIR`: the run's settings come from its checkpoint. */
+export interface ResumeOptions {
+  resume: string;
+  data?: string;
+  backend?: string;
+  checkpointEvery?: number;
+  evaluateEvery?: number;
 }
 
 /** Reads the command line; throws a one-line error for anything it cannot use. */
-export function parseTrainArgs(args: string[]): TrainOptions | "help" {
+export function parseTrainArgs(args: string[]): TrainOptions | ResumeOptions | "help" {
   let parsed;
   try {
     parsed = parseArgs({
@@ -200,11 +232,16 @@ export function parseTrainArgs(args: string[]): TrainOptions | "help" {
       allowPositionals: false,
       options: {
         ...Object.fromEntries(
-          [...Object.keys(FIELDS), "recipe", "dataset", "data", "backend", "out", "eval-every"].map(
-            (
-              name,
-            ) => [name, { type: "string" as const }],
-          ),
+          [
+            ...Object.keys(FIELDS),
+            ...RUN_FLAGS,
+            "data",
+            "backend",
+            "resume",
+            "checkpoint-every",
+            "eval-every",
+          ]
+            .map((name) => [name, { type: "string" as const }]),
         ),
         help: { type: "boolean" },
       },
@@ -217,6 +254,23 @@ export function parseTrainArgs(args: string[]): TrainOptions | "help" {
   }
   if (parsed.help) return "help";
   const flag = (name: string) => parsed[name] as string | undefined;
+  const evaluateEvery = flag("eval-every") === undefined
+    ? undefined
+    : integer("eval-every", flag("eval-every")!, 1);
+  const every = flag("checkpoint-every");
+  const checkpointEvery = every === undefined ? undefined : minutes("checkpoint-every", every);
+  if (flag("backend")) oneOf("backend", flag("backend")!, BACKENDS);
+  const resume = flag("resume");
+  if (resume !== undefined) {
+    const changed = [...Object.keys(FIELDS), ...RUN_FLAGS].find((name) => flag(name) !== undefined);
+    if (changed) {
+      throw new Error(
+        `--${changed} cannot be given with --resume, which continues ${resume} with its own ` +
+          `settings: drop --${changed}, or start a new run`,
+      );
+    }
+    return { resume, data: flag("data"), backend: flag("backend"), checkpointEvery, evaluateEvery };
+  }
   const name = flag("recipe") ?? DEFAULT_RECIPE;
   if (!(name in RECIPES)) oneOf("recipe", name, Object.keys(RECIPES));
   const overrides: Partial<Recipe> = {};
@@ -229,7 +283,6 @@ export function parseTrainArgs(args: string[]): TrainOptions | "help" {
     flag("dataset") ?? "mnist",
     Object.keys(DATASETS) as DatasetName[],
   );
-  if (flag("backend")) oneOf("backend", flag("backend")!, BACKENDS);
   let resolved: Recipe;
   try {
     resolved = recipe(name, overrides);
@@ -243,19 +296,33 @@ export function parseTrainArgs(args: string[]): TrainOptions | "help" {
     data: flag("data") ?? DATASETS[dataset].dir,
     backend: flag("backend"),
     out: flag("out") ?? `runs/${stamp}`,
-    evaluateEvery: flag("eval-every") ? integer("eval-every", flag("eval-every")!, 1) : undefined,
+    checkpointEvery,
+    evaluateEvery,
   };
+}
+
+/** The flags that define a new run, besides the recipe's: refused with --resume. */
+const RUN_FLAGS = ["recipe", "dataset", "out"];
+
+function minutes(flag: string, text: string): number {
+  const value = Number(text);
+  if (text.trim() === "" || !(value >= 0) || !Number.isFinite(value)) {
+    throw new Error(`--${flag} must be a number of minutes >= 0, got "${text}"`);
+  }
+  return value;
 }
 
 /** How long the post's recipe took here, measured, to tell users before they start it. */
 const POST_HERE = "32 minutes on this project's 2-core machine with OpenBLAS";
 
 async function main(args: string[]): Promise<void> {
-  const options = parseTrainArgs(args);
-  if (options === "help") {
+  const parsed = parseTrainArgs(args);
+  if (parsed === "help") {
     console.log(USAGE);
     return;
   }
+  const options = "resume" in parsed ? await resumedRun(parsed) : parsed;
+  if (!options.resumed) await checkNoCheckpoint(options.out);
   const { recipe: r, dataset } = options;
   const backend = await setBackend(options.backend);
   let data;
@@ -273,27 +340,67 @@ async function main(args: string[]): Promise<void> {
     `backend: ${backend}; layers ${r.layers.join(",")}, ${r.epochs} epochs, ` +
       `${r.batchSize ? `batches of ${r.batchSize}` : "full batch"}, seed ${r.seed}`,
   );
-  if (r.name !== "post") {
+  if (options.resumed) {
+    console.log(`resuming ${options.out} after ${describePosition(options.resumed.position)}`);
+  } else if (r.name !== "post") {
     console.log(`(the post's recipe exactly: deno task train --recipe post; ${POST_HERE})`);
   }
+  const about = {
+    recipe: r.name,
+    config: r,
+    dataset,
+    backend,
+    data: data.source,
+    subset: data.isSubset,
+  };
+  const summary = {
+    data: data.source,
+    backend,
+    recipe: `${r.name}: ${r.description}`,
+    layers: r.layers.join(", "),
+    epochs: r.epochs,
+  };
   const started = performance.now();
   const progress = progressReporter();
   let sampledPeak = 0;
-  const result = await runExperiment(data, r, {
-    dataset,
-    evaluateEvery: options.evaluateEvery,
-    onEvaluate: ({ epoch, seconds, errors }) =>
-      console.log(
-        `epoch ${epoch} (${seconds.toFixed(0)} s of training): ` +
-          Object.entries(errors).map(([readout, e]) =>
-            `${readout} validation ${e.validation.toFixed(4)} test ${e.test.toFixed(4)}`
-          ).join(", "),
-      ),
-    onEpoch: (epoch) => {
-      sampledPeak = Math.max(sampledPeak, Deno.memoryUsage().rss);
-      return progress({ ...epoch, ...(epoch.warning && { warning: inFlagTerms(epoch.warning) }) });
-    },
-  });
+  const stop = stopOnSignals();
+  let result;
+  try {
+    result = await runExperiment(data, r, {
+      dataset,
+      evaluateEvery: options.evaluateEvery,
+      onEvaluate: ({ epoch, seconds, errors }) =>
+        console.log(
+          `epoch ${epoch} (${seconds.toFixed(0)} s of training): ` +
+            Object.entries(errors).map(([readout, e]) =>
+              `${readout} validation ${e.validation.toFixed(4)} test ${e.test.toFixed(4)}`
+            ).join(", "),
+        ),
+      checkpoint: {
+        dir: options.out,
+        everyMinutes: options.checkpointEvery,
+        required: options.checkpointEvery !== undefined,
+        signal: stop.signal,
+        onWarning: (warning) => console.error(`warning: ${warning}`),
+        meta: { dataset, data: options.data },
+      },
+      onEpoch: (epoch) => {
+        sampledPeak = Math.max(sampledPeak, Deno.memoryUsage().rss);
+        // Past the last epoch there is nothing a checkpoint would save: a signal stops at once.
+        if (epoch.layer === epoch.layers - 1 && epoch.epoch === epoch.epochs) stop.release();
+        return progress({
+          ...epoch,
+          ...(epoch.warning && { warning: inFlagTerms(epoch.warning) }),
+        });
+      },
+    });
+  } catch (e) {
+    if (!(e instanceof TrainingInterrupted)) throw e;
+    await reportInterrupted(e, options.out, about, summary, r.name);
+    Deno.exit(stop.signal.reason === "SIGTERM" ? 143 : 130);
+  } finally {
+    stop.release();
+  }
   const seconds = (performance.now() - started) / 1000;
   const subset = data.isSubset ? ` [${data.source}]` : "";
   for (const [readout, e] of Object.entries(result.errors)) {
@@ -313,11 +420,7 @@ async function main(args: string[]): Promise<void> {
   await writeReport(`${options.out}/report.html`, {
     title: `Forward-Forward, recipe ${r.name}: test error ${result.testError.toFixed(4)}`,
     summary: {
-      data: data.source,
-      backend,
-      recipe: `${r.name}: ${r.description}`,
-      layers: r.layers.join(", "),
-      epochs: r.epochs,
+      ...summary,
       ...Object.fromEntries(
         Object.entries(result.errors).map(([readout, e]) => [
           `test error (${readout})`,
@@ -330,12 +433,7 @@ async function main(args: string[]): Promise<void> {
   });
   // Written last, so that the peak memory covers the whole run, writing the other files included.
   const metrics = {
-    recipe: r.name,
-    config: r,
-    dataset,
-    backend,
-    data: data.source,
-    subset: data.isSubset,
+    ...about,
     readout: result.readout,
     test_error: result.testError,
     errors: result.errors,
@@ -350,6 +448,8 @@ async function main(args: string[]): Promise<void> {
   };
   await writeFileAtomic(`${options.out}/metrics.json`, JSON.stringify(metrics, null, 2) + "\n");
   result.net.dispose();
+  // The run is whole: its checkpoint would only repeat weights.json.
+  await Deno.remove(`${options.out}/${CHECKPOINT_FILE}`).catch(() => {});
   console.log(
     `wrote ${options.out}/metrics.json, weights.json, report.html (${seconds.toFixed(1)} s)`,
   );

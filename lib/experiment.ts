@@ -37,6 +37,7 @@ import {
   type PixelScale,
   splitValidation,
 } from "./data/mod.ts";
+import { type CheckpointOptions, openCheckpoint } from "./checkpoint.ts";
 
 /** Everything that defines a run. */
 export interface Recipe {
@@ -419,6 +420,11 @@ export interface RunOptions {
   dataset?: DatasetName;
   /** Validation images held out of the training split (the last ones). Default 10,000. */
   validationSize?: number;
+  /**
+   * A folder (or its options) for checkpoints: training continues from the checkpoint there, if
+   * any, and writes one at every layer's end and every few minutes (see lib/checkpoint.ts).
+   */
+  checkpoint?: string | CheckpointOptions;
 }
 
 /**
@@ -440,10 +446,12 @@ export interface RunOptions {
 export async function runExperiment(
   data: Mnist,
   r: Recipe,
-  { onEpoch, dataset = "mnist", evaluateEvery, onEvaluate, validationSize }: RunOptions = {},
+  { onEpoch, dataset = "mnist", evaluateEvery, onEvaluate, validationSize, checkpoint }:
+    RunOptions = {},
 ): Promise<ExperimentResult> {
   checkRecipe(r);
-  const splits = splitValidation(withPixels(data, r.pixels, dataset), validationSize);
+  const scaled = withPixels(data, r.pixels, dataset);
+  const splits = splitValidation(scaled, validationSize);
   const available = splits.train.count;
   if (r.trainSize !== undefined && r.trainSize > available) {
     throw new Error(
@@ -454,7 +462,6 @@ export async function runExperiment(
   const rows = randperm(available, r.seed).subarray(0, r.trainSize ?? available);
   const net = new FFNN([inputWidth(r.label), ...r.layers], networkOptions(r));
   try {
-    const start = performance.now();
     const curve: ExperimentResult["curve"] = [];
     const evaluate = async (progress: EpochProgress) => {
       await onEpoch?.(progress);
@@ -471,12 +478,16 @@ export async function runExperiment(
           readout,
         ) => [readout, { validation: validation[readout]!, test: test[readout]! }]),
       );
-      curve.push({ epoch, seconds: timed.seconds(), errors });
+      curve.push({ epoch, seconds: saved.trainSeconds, errors });
       await onEvaluate?.(curve.at(-1)!);
     };
-    const timed = epochTimer(start, evaluate);
-    await train(net, pick(splits.train, rows), r, timed.onEpoch);
-    const trainSeconds = timed.seconds();
+    // Continues from the checkpoint, if one is there, and writes new ones (issue #12). Training
+    // time counts the epochs alone: not the callbacks, the checkpoints or the scoring.
+    const saved = await openCheckpoint(net, checkpoint, { recipe: r, data: scaled });
+    const timed = epochTimer(performance.now(), saved.onEpoch(evaluate));
+    saved.clock = timed.seconds;
+    if (!saved.done) await train(net, pick(splits.train, rows), r, timed.onEpoch, saved.start);
+    const trainSeconds = saved.trainSeconds;
     // Scored on freshly picked copies: the training tensors are gone by now, which keeps the
     // run's peak memory down.
     const scoredTrain = trainingImages(splits.train, rows.subarray(0, 10_000));
@@ -554,11 +565,17 @@ async function train(
   net: FFNN,
   { x, y }: { x: tf.Tensor2D; y: Int32Array },
   r: Recipe,
-  onEpoch?: EpochCallback,
+  onEpoch: EpochCallback,
+  start: { layer: number; epoch: number },
 ): Promise<void> {
   try {
     if (r.batchSize !== undefined) {
-      await net.trainMiniBatch(x, y, { ...r, batchSize: r.batchSize, onEpoch });
+      await net.trainMiniBatch(x, y, {
+        ...r,
+        batchSize: r.batchSize,
+        onEpoch,
+        startEpoch: start.epoch,
+      });
       return;
     }
     const mode = r.negatives === "wrong" ? "wrong" : "permute";
@@ -568,7 +585,7 @@ async function train(
     const xNegative = combineXY(x, yNegative, label);
     x.dispose();
     try {
-      await net.train(xPositive, xNegative, { onEpoch });
+      await net.train(xPositive, xNegative, { onEpoch, start });
     } finally {
       tf.dispose([xPositive, xNegative]);
     }

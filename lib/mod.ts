@@ -10,6 +10,7 @@
  * - `plot/mod.ts`: figures for Jupyter, an html report, training progress
  * - `notebook.ts`: the notebooks' run sizes
  * - `weights.ts`: saving and loading networks
+ * - `checkpoint.ts`: checkpoints, so that a stopped run continues where it left off
  *
  * @example Train Hinton's recipe for a few epochs on 10,000 digits: about 3% test error
  * ```ts
@@ -46,6 +47,14 @@ export {
 export * from "./plot/mod.ts";
 export { type RunSize, runSize, type RunSizeName, trimTestSplit } from "./notebook.ts";
 export { loadNetwork, saveNetwork } from "./weights.ts";
+export {
+  CHECKPOINT_FILE,
+  Checkpointer,
+  type CheckpointOptions,
+  openCheckpoint,
+  readCheckpoint,
+  TrainingInterrupted,
+} from "./checkpoint.ts";
 export { writeFileAtomic } from "./files.ts";
 export { ENV_VARIABLES, readEnv } from "./env.ts";
 export { peakMemoryMiB } from "./process.ts";

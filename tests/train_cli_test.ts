@@ -15,6 +15,15 @@ async function train(...args: string[]) {
 }
 
 Deno.test("bad flags stop with one line that says what to change, in flags", async () => {
+  // --resume of a folder with nothing to continue, or of a finished run; a new run over an
+  // unfinished one.
+  const [empty, finished, unfinished] = [
+    await Deno.makeTempDir(),
+    await Deno.makeTempDir(),
+    await Deno.makeTempDir(),
+  ];
+  await Deno.writeTextFile(`${finished}/metrics.json`, '{"test_error": 0.07}');
+  await Deno.writeTextFile(`${unfinished}/checkpoint.json`, "{}");
   for (
     const [args, expected] of [
       [["--epochs", "ten"], '--epochs must be an integer >= 1, got "ten"'],
@@ -32,6 +41,20 @@ Deno.test("bad flags stop with one line that says what to change, in flags", asy
         'negatives "hard" are drawn from the softmax readout',
       ],
       [["--dataset", "cifar"], "--dataset must be one of mnist, fashion-mnist"],
+      [
+        ["--resume", empty, "--lr", "0.1"],
+        `--lr cannot be given with --resume, which continues ${empty} with its own settings: ` +
+        "drop --lr, or start a new run",
+      ],
+      [["--resume", empty, "--recipe", "post"], "--recipe cannot be given with --resume"],
+      [["--resume", empty], `--resume ${empty}: there is no checkpoint.json to continue from`],
+      [["--resume", finished], `--resume ${finished}: that run has finished; its results are in`],
+      [
+        ["--out", unfinished],
+        `--out ${unfinished} holds the checkpoint of an unfinished run: continue it with ` +
+        `--resume ${unfinished}, or choose another --out`,
+      ],
+      [["--checkpoint-every", "soon"], "--checkpoint-every must be a number of minutes >= 0"],
     ] as [string[], string][]
   ) {
     const { code, err } = await train(...args);
@@ -39,6 +62,7 @@ Deno.test("bad flags stop with one line that says what to change, in flags", asy
     assertStringIncludes(err, expected);
     assertEquals(err.trim().split("\n").length, 1, `one line: ${err}`);
   }
+  for (const dir of [empty, finished, unfinished]) await Deno.remove(dir, { recursive: true });
 });
 
 for (

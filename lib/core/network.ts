@@ -49,6 +49,9 @@ export interface FFNNOptions extends Omit<LayerOptions, "weight" | "bias"> {
   readout?: ReadoutOptions & { fromLayer?: number };
 }
 
+/** Mini-batch epochs in a row with a silent layer (no unit active) before training warns. */
+const SILENT_EPOCHS = 2;
+
 /** How {@linkcode FFNN.predict} picks a label. */
 export type Readout = "goodness" | "goodness-skip-first" | "softmax";
 
@@ -188,20 +191,26 @@ export class FFNN {
     this.#checkLabelled(xPositive, "xPositive");
     this.#checkLabelled(xNegative, "xNegative");
     let [hPositive, hNegative] = [xPositive, xNegative];
-    for (const [i, layer] of this.layers.entries()) {
-      const before = i < start.layer;
-      const [nextPositive, nextNegative] = before
-        ? tf.tidy(() => [layer.forward(hPositive), layer.forward(hNegative)])
-        : await layer.train(hPositive, hNegative, {
+    try {
+      for (const [i, layer] of this.layers.entries()) {
+        // A layer before `start` has trained: starting past its last epoch only computes its
+        // outputs, by the very operations its training ended with, so that a resumed run's next
+        // layer sees the same bits as an uninterrupted run's.
+        const done = layer.options.epochs + 1;
+        const startEpoch = i < start.layer ? done : i === start.layer ? start.epoch : 1;
+        const [nextPositive, nextNegative] = await layer.train(hPositive, hNegative, {
           onEpoch,
           layer: i,
           layers: this.layers.length,
-          startEpoch: i === start.layer ? start.epoch : 1,
+          startEpoch,
         });
-      if (i > 0) tf.dispose([hPositive, hNegative]);
-      [hPositive, hNegative] = [nextPositive, nextNegative];
+        if (i > 0) tf.dispose([hPositive, hNegative]);
+        [hPositive, hNegative] = [nextPositive, nextNegative];
+      }
+    } finally {
+      // Also when a layer's training throws (diverged, or interrupted by its epoch callback).
+      if (hPositive !== xPositive) tf.dispose([hPositive, hNegative]);
     }
-    tf.dispose([hPositive, hNegative]);
   }
 
   /**
@@ -252,6 +261,7 @@ export class FFNN {
     const background = shift > 0 ? images.reduce((a, b) => Math.min(a, b), Infinity) : 0;
     if (startEpoch === 1) { for (const layer of this.layers) layer.losses = []; }
     const { learningRate } = this.layers[0].options;
+    let silentEpochs = 0;
     for (let epoch = startEpoch; epoch <= epochs; epoch++) {
       const scale = options.cooldown ? cooldown(epoch, epochs) : 1;
       const order = randperm(rows, deriveSeed(seed, epoch, 1));
@@ -283,6 +293,11 @@ export class FFNN {
             deriveSeed(seed, epoch, 4, batches),
           ) ??
             Int32Array.from(batch, (row) => yNegative![row]);
+          // No label is drawn (-1) from scores gone NaN: the layers' weights have overflowed.
+          if (yNegBatch.includes(-1)) {
+            sums.dispose();
+            throw await this.#diverged(epoch, learningRate);
+          }
           const losses = tf.tidy(() => {
             let hPositive = this.#withLabels(xBatch, yBatch);
             let hNegative = this.#withLabels(xBatch, yNegBatch);
@@ -310,7 +325,11 @@ export class FFNN {
         if (!Number.isFinite(loss)) throw new TrainingDiverged(i, epoch, loss, learningRate);
         this.layers[i].losses.push(loss);
       });
-      const warning = await this.#silentWarning(x, epoch, learningRate);
+      // Said once, after SILENT_EPOCHS silent epochs in a row: a single one can pass, and a
+      // warning every epoch would bury the progress lines.
+      const silent = await this.#silentWarning(x, epoch, learningRate);
+      silentEpochs = silent ? silentEpochs + 1 : 0;
+      const warning = silentEpochs === SILENT_EPOCHS ? silent : undefined;
       const loss = means.reduce((a, b) => a + b) / means.length;
       await onEpoch?.({ layer: 0, layers: 1, epoch, epochs, loss, ...warning && { warning } });
     }
@@ -487,6 +506,20 @@ export class FFNN {
     } finally {
       tf.dispose(states);
     }
+  }
+
+  /** Divergence in the middle of an epoch, at the first layer whose weights are not finite. */
+  async #diverged(epoch: number, learningRate: number): Promise<TrainingDiverged> {
+    // 0·w sums to 0 exactly when every w is finite.
+    const sums = tf.tidy(() => tf.stack(this.layers.map((l) => tf.sum(tf.mul(l.weight, 0)))));
+    const values = await sums.data();
+    sums.dispose();
+    return new TrainingDiverged(
+      Math.max(0, values.findIndex((v) => v !== 0)),
+      epoch,
+      NaN,
+      learningRate,
+    );
   }
 
   /** A warning naming the first layer with no active unit on (up to) the first 256 images. */

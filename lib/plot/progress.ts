@@ -225,6 +225,9 @@ export function progressReporter(options: ProgressOptions = {}): ProgressCallbac
   let start = now();
   let lastDone = 0;
   let lastTime = start;
+  // Epochs done before this reporter's run began: a run resumed from a checkpoint (issue #12)
+  // starts far into its epochs, and only those it runs here tell how fast it goes.
+  let before: number | undefined;
   return async (progress) => {
     checkProgress(progress);
     if (progress.warning) console.warn(`${prefix}warning: ${progress.warning}`);
@@ -233,10 +236,12 @@ export function progressReporter(options: ProgressOptions = {}): ProgressCallbac
     const done = progress.layer * progress.epochs + progress.epoch;
     // Progress going back means a new run with the same reporter: its clock starts anew, at
     // the end of the previous run's last report.
-    if (done <= lastDone) start = lastTime;
+    if (done <= lastDone) [start, before] = [lastTime, undefined];
+    before ??= done - 1;
     lastDone = done;
     lastTime = t;
     const elapsedMs = t - start;
-    await show({ ...progress, done, total, elapsedMs, etaMs: remainingMs(elapsedMs, done, total) });
+    const etaMs = remainingMs(elapsedMs, done - before, total - before);
+    await show({ ...progress, done, total, elapsedMs, etaMs });
   };
 }
