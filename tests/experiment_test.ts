@@ -1,5 +1,15 @@
-import { assertEquals, assertThrows } from "@std/assert";
-import { checkRecipe, INGREDIENTS, type Recipe, recipe, RECIPES } from "../lib/mod.ts";
+import { assertEquals, assertLess, assertThrows } from "@std/assert";
+import {
+  checkRecipe,
+  DEFAULT_RECIPE,
+  INGREDIENTS,
+  loadMnistNpmSubset,
+  type Recipe,
+  recipe,
+  RECIPES,
+  runExperiment,
+  setBackend,
+} from "../lib/mod.ts";
 
 /** A recipe's settings, without what only says how long or on what it runs. */
 function settings(r: Recipe) {
@@ -33,4 +43,14 @@ Deno.test("recipes are checked in their own field names", () => {
   assertThrows(() => recipe("hinton", { readout: null }), Error, 'negatives "hard" are drawn');
   assertThrows(() => recipe("hinton", { layers: [] }), Error, "layers must list");
   assertThrows(() => recipe("nope"), Error, 'unknown recipe "nope": use one of fast, post');
+});
+
+Deno.test("the default recipe runs on the 10,000-digit npm fallback as it is, no flag changed", async () => {
+  await setBackend("auto");
+  const subset = await loadMnistNpmSubset();
+  const result = await runExperiment(subset, recipe(DEFAULT_RECIPE, { epochs: 1 }));
+  // All but the validation sixth of its 8,000 training digits: no size that only MNIST has.
+  assertEquals(result.recipe.trainSize, 8000 - Math.floor(8000 / 6));
+  assertLess(result.testError, 0.5);
+  result.net.dispose();
 });
