@@ -30,9 +30,12 @@ async function assertClose(
     );
     const [x, y] = [await a.data(), await expected[i].data()];
     assert(x.length === y.length, `${what}: output ${i} has ${x.length} values, not ${y.length}`);
-    const scale = Math.max(1, ...Array.from(y, Math.abs));
     // NaN fails: Math.max of a NaN is NaN, and no comparison with NaN holds.
-    const worst = Math.max(0, ...Array.from(x, (v, j) => Math.abs(v - y[j])));
+    let [scale, worst] = [1, 0];
+    for (let j = 0; j < x.length; j++) {
+      scale = Math.max(scale, Math.abs(y[j]));
+      worst = Math.max(worst, Math.abs(x[j] - y[j]));
+    }
     assert(worst <= tolerance * scale, `${what}: output ${i} differs by ${worst} (scale ${scale})`);
   }
 }
@@ -66,6 +69,16 @@ const cases: [string, AnyFusable, () => [tf.NamedTensorMap, tf.NamedAttrMap]][] 
     ffLossAndGradient.kernel,
     () => [{ z: random([40, 53], 3, -3, 3) }, { numPositive: 17, threshold, kind }],
   ]),
+  // More rows than one dispatch dimension holds (65,535 workgroups), as the post's 100,000: the
+  // webgpu backend spreads the row programs' workgroups over two dimensions.
+  ["normalizeRows (l2), 70,000 rows", normalizeRows.kernel, () => [
+    { x: random([70_000, 3], 11) },
+    { kind: "l2" },
+  ]],
+  ["ffLossAndGradient (mean), 70,000 rows", ffLossAndGradient.kernel, () => [
+    { z: random([70_000, 3], 12, -3, 3) },
+    { numPositive: 30_000, threshold: 2, kind: "mean" },
+  ]],
   ["adamUpdate", adamUpdate, () => [
     {
       p: random([13, 7], 4),

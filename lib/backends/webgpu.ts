@@ -10,7 +10,8 @@
  *
  * tfjs's webgpu backend runs a program with one output; a formula with several outputs (the loss
  * and its gradient, an optimiser's new parameter and state) is one program per output, each
- * recomputing from the inputs what it needs: cheaper than any intermediate tensor.
+ * recomputing from the inputs what it needs (element-wise, that is cheaper than writing and
+ * reading back an intermediate); only the loss keeps one value per row between its programs.
  *
  * A program here is what tfjs-backend-webgpu 4.22's `WebGPUProgram` asks for: the backend adds a
  * header declaring `result` (the output), one read-only array per name in `variableNames`, and a
