@@ -60,45 +60,29 @@ const ROW_THREADS = 64;
 /** Invocations per workgroup in the element-wise programs, as tfjs's own. */
 const ELEMENT_THREADS = 128;
 
-/** One workgroup per row of `outputShape`'s first dimension. */
-function rowProgram(
+/**
+ * A program over `outputShape`: by `"row"`, one workgroup of ROW_THREADS invocations per row of
+ * its first dimension; by `"element"`, one invocation per value, ELEMENT_THREADS a workgroup.
+ */
+function makeProgram(
+  by: "row" | "element",
   shaderKey: string,
   outputShape: number[],
   variableNames: string[],
   uniforms: string,
   code: string,
 ): Program {
-  return {
-    shaderKey,
-    outputShape,
-    variableNames,
-    uniforms,
-    size: false,
-    workgroupSize: [ROW_THREADS, 1, 1],
-    dispatchLayout: { x: outputShape.map((_, i) => i) },
-    dispatch: [outputShape[0], 1, 1],
-    getUserCode: () => code,
-  };
-}
-
-/** One invocation per value of the output. */
-function elementProgram(
-  shaderKey: string,
-  outputShape: number[],
-  variableNames: string[],
-  uniforms: string,
-  code: string,
-): Program {
+  const threads = by === "row" ? ROW_THREADS : ELEMENT_THREADS;
   const size = tf.util.sizeFromShape(outputShape);
   return {
     shaderKey,
     outputShape,
     variableNames,
     uniforms,
-    size: true,
-    workgroupSize: [ELEMENT_THREADS, 1, 1],
+    size: by === "element",
+    workgroupSize: [threads, 1, 1],
     dispatchLayout: { x: outputShape.map((_, i) => i) },
-    dispatch: [Math.ceil(size / ELEMENT_THREADS), 1, 1],
+    dispatch: [by === "row" ? outputShape[0] : Math.ceil(size / threads), 1, 1],
     getUserCode: () => code,
   };
 }
@@ -178,7 +162,8 @@ function goodnessKernel({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo {
   const [h] = values(inputs, ["h"]);
   const [rows, width] = h.shape;
   const divisor = (attrs as { kind: string }).kind === "sum" ? 1 : width;
-  const program = rowProgram(
+  const program = makeProgram(
+    "row",
     "ff_goodness",
     [rows],
     ["h"],
@@ -209,7 +194,8 @@ function normalizeRowsKernel({ inputs, backend, attrs }: KernelArgs): tf.TensorI
   const [x] = values(inputs, ["x"]);
   const rms = (attrs as { kind: string }).kind === "rms";
   const [rows, width] = x.shape;
-  const program = rowProgram(
+  const program = makeProgram(
+    "row",
     "ff_normalize_rows",
     [rows, width],
     ["x"],
@@ -254,7 +240,8 @@ function ffLossGradKernel({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo
   const [rows, width] = z.shape;
   const sign = "select(1.0, -1.0, row < uniforms.numPositive)";
   const u = webgpu.runWebGPUProgram(
-    rowProgram(
+    makeProgram(
+      "row",
       "ff_loss_u",
       [rows],
       ["z"],
@@ -275,7 +262,8 @@ function ffLossGradKernel({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo
   );
   // One workgroup for all rows: one value per row, too few to be worth splitting.
   const loss = webgpu.runWebGPUProgram(
-    rowProgram(
+    makeProgram(
+      "row",
       "ff_loss_mean",
       [1],
       ["u"],
@@ -299,7 +287,8 @@ function ffLossGradKernel({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo
   );
   const dgdh = kind === "sum" ? 2 : 2 / width;
   const dz = webgpu.runWebGPUProgram(
-    elementProgram(
+    makeProgram(
+      "element",
       "ff_loss_gradient",
       [rows, width],
       ["z", "u"],
@@ -336,7 +325,8 @@ function elementwise(
   const shape = inputs[0].shape;
   return outputs.map((output, n) =>
     backend.runWebGPUProgram(
-      elementProgram(
+      makeProgram(
+        "element",
         `${key}_${n}`,
         shape,
         names,
