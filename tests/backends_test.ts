@@ -93,3 +93,26 @@ Deno.test("setBackend refuses, in one line, what it cannot start", async () => {
   await assertRejects(() => setBackend("tpu"), Error, 'unknown backend "tpu": choose one of');
   await setBackend("cpu");
 });
+
+Deno.test('setBackend("webgpu") with no GPU adapter says, in one line, what to install', async () => {
+  const mod = new URL("../lib/backends/mod.ts", import.meta.url).href;
+  const { stdout } = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "eval",
+      `import { setBackend } from "${mod}";
+      await setBackend("webgpu").then(() => console.log("started"), (e) => console.log(e.message));`,
+    ],
+    // Vulkan alone, with no driver to find: no adapter, GPU or not.
+    env: {
+      DENO_WEBGPU_BACKEND: "vulkan",
+      VK_DRIVER_FILES: "/nonexistent.json",
+      VK_ICD_FILENAMES: "/nonexistent.json",
+    },
+    stderr: "null",
+  }).output();
+  assertEquals(
+    new TextDecoder().decode(stdout),
+    'backend "webgpu" found no GPU adapter: install the GPU\'s Vulkan driver (without a GPU, ' +
+      "Debian's mesa-vulkan-drivers gives a software one), or choose another backend\n",
+  );
+});

@@ -1,8 +1,10 @@
 // The layer and network against float64 PyTorch values of the post's formulas
-// (../shared/conformance/ff_golden.json), on every backend that runs here.
+// (../shared/conformance/ff_golden.json), on every backend that runs here: webgpu too where an
+// adapter answers (in CI, Mesa's lavapipe: a Vulkan device on the CPU). Every tensor is read
+// asynchronously, as WebGPU requires.
 import { assert, assertEquals } from "@std/assert";
 import { combineXY, FFNN, Layer, setBackend, tf } from "../lib/mod.ts";
-import { ignoreUnless, sharedPath } from "./shared.ts";
+import { ignoreUnless, sharedPath, webgpuMissing } from "./shared.ts";
 
 const goldenPath = sharedPath("conformance/ff_golden.json");
 const golden = goldenPath ? JSON.parse(Deno.readTextFileSync(goldenPath)) : { cases: [] };
@@ -10,13 +12,13 @@ const golden = goldenPath ? JSON.parse(Deno.readTextFileSync(goldenPath)) : { ca
 type Nested = number | Nested[];
 
 /** max|actual - expected| <= tolerance * max|expected|: error relative to the array's scale. */
-function assertClose(
+async function assertClose(
   actual: tf.Tensor | number[],
   expected: Nested,
   tolerance: number,
   what: string,
 ) {
-  const a = Array.isArray(actual) ? actual : Array.from(actual.dataSync());
+  const a = Array.isArray(actual) ? actual : Array.from(await actual.data());
   const e = [expected].flat(Infinity as 1) as number[];
   assertEquals(a.length, e.length, `${what}: size`);
   const scale = Math.max(...e.map(Math.abs), 1e-12);
@@ -32,10 +34,12 @@ const ONE_PASS = 1e-5;
 const ONE_STEP = 1e-4;
 const MANY_STEPS = 1e-3;
 
-for (const backend of ["cpu", "wasm", "blas"]) {
+const webgpu = await webgpuMissing();
+for (const backend of ["cpu", "wasm", "blas", "webgpu"]) {
   Deno.test({
     name: `conformance with PyTorch golden values on ${backend}`,
-    ignore: ignoreUnless(goldenPath, "../shared/conformance/ff_golden.json"),
+    ignore: ignoreUnless(goldenPath, "../shared/conformance/ff_golden.json") ||
+      (backend === "webgpu" && ignoreUnless(webgpu === undefined, `webgpu (${webgpu})`)),
     async fn(t) {
       await setBackend(backend);
       for (const c of golden.cases) {
@@ -45,35 +49,44 @@ for (const backend of ["cpu", "wasm", "blas"]) {
           const yNegative = c.perm.map((i: number) => c.y[i]);
           const xPositive = combineXY(x, c.y, { numClasses: c.classes });
           const xNegative = combineXY(x, yNegative, { numClasses: c.classes });
-          assertClose(xPositive, c.x_positive, ONE_PASS, "combineXY positive");
-          assertClose(xNegative, c.x_negative, ONE_PASS, "combineXY negative");
+          await assertClose(xPositive, c.x_positive, ONE_PASS, "combineXY positive");
+          await assertClose(xNegative, c.x_negative, ONE_PASS, "combineXY negative");
 
           const options = { threshold: c.threshold, ...c.init[0] };
           const [inFeatures, outFeatures] = [c.x_positive[0].length, c.init[0].weight.length];
           const layer = new Layer(inFeatures, outFeatures, { ...options, epochs: 1 });
           const l0 = c.layer0;
-          tf.tidy(() => {
-            assertClose(layer.forward(xPositive), l0.h_positive, ONE_PASS, "forward positive");
-            assertClose(layer.forward(xNegative), l0.h_negative, ONE_PASS, "forward negative");
-            assertClose(layer.goodness(xPositive), l0.goodness_positive, ONE_PASS, "goodness +");
-            assertClose(layer.goodness(xNegative), l0.goodness_negative, ONE_PASS, "goodness -");
-            assertClose(layer.loss(xPositive, xNegative), l0.loss, ONE_PASS, "loss");
+          const checks: [tf.Tensor, Nested, string][] = tf.tidy(() => {
             const gradients = layer.gradients(xPositive, xNegative);
-            assertClose(gradients.loss, l0.loss, ONE_PASS, "loss (fused)");
-            assertClose(gradients.weight, l0.grad_weight, ONE_PASS, "grad weight");
-            assertClose(gradients.bias, l0.grad_bias, ONE_PASS, "grad bias");
+            return [
+              [layer.forward(xPositive), l0.h_positive, "forward positive"],
+              [layer.forward(xNegative), l0.h_negative, "forward negative"],
+              [layer.goodness(xPositive), l0.goodness_positive, "goodness +"],
+              [layer.goodness(xNegative), l0.goodness_negative, "goodness -"],
+              [layer.loss(xPositive, xNegative), l0.loss, "loss"],
+              [gradients.loss, l0.loss, "loss (fused)"],
+              [gradients.weight, l0.grad_weight, "grad weight"],
+              [gradients.bias, l0.grad_bias, "grad bias"],
+            ];
           });
+          try {
+            for (const [value, expected, what] of checks) {
+              await assertClose(value, expected, ONE_PASS, what);
+            }
+          } finally {
+            tf.dispose(checks.map(([value]) => value));
+          }
           tf.dispose(await layer.train(xPositive, xNegative));
-          assertClose(layer.weight, l0.after_1_step.weight, ONE_STEP, "weight after 1 step");
-          assertClose(layer.bias, l0.after_1_step.bias, ONE_STEP, "bias after 1 step");
+          await assertClose(layer.weight, l0.after_1_step.weight, ONE_STEP, "weight after 1 step");
+          await assertClose(layer.bias, l0.after_1_step.bias, ONE_STEP, "bias after 1 step");
           layer.dispose();
 
           const many = new Layer(inFeatures, outFeatures, { ...options, epochs: c.steps });
           tf.dispose(await many.train(xPositive, xNegative));
           const k = l0.after_k_steps;
-          assertClose(many.weight, k.weight, MANY_STEPS, `weight after ${c.steps} steps`);
-          assertClose(many.bias, k.bias, MANY_STEPS, `bias after ${c.steps} steps`);
-          assertClose(many.losses, k.losses, ONE_STEP, "losses");
+          await assertClose(many.weight, k.weight, MANY_STEPS, `weight after ${c.steps} steps`);
+          await assertClose(many.bias, k.bias, MANY_STEPS, `bias after ${c.steps} steps`);
+          await assertClose(many.losses, k.losses, ONE_STEP, "losses");
           many.dispose();
 
           const net = new FFNN([inFeatures, ...c.hidden], {
@@ -84,12 +97,22 @@ for (const backend of ["cpu", "wasm", "blas"]) {
           });
           await net.train(xPositive, xNegative);
           for (const [i, trained] of c.network.trained.entries()) {
-            assertClose(net.layers[i].weight, trained.weight, MANY_STEPS, `layer ${i} weight`);
-            assertClose(net.layers[i].bias, trained.bias, MANY_STEPS, `layer ${i} bias`);
-            assertClose(net.losses[i], c.network.losses[i], ONE_STEP, `layer ${i} losses`);
+            await assertClose(
+              net.layers[i].weight,
+              trained.weight,
+              MANY_STEPS,
+              `layer ${i} weight`,
+            );
+            await assertClose(net.layers[i].bias, trained.bias, MANY_STEPS, `layer ${i} bias`);
+            await assertClose(net.losses[i], c.network.losses[i], ONE_STEP, `layer ${i} losses`);
           }
           const goodness = net.goodnessPerLabel(x);
-          assertClose(goodness, c.network.goodness_per_label, MANY_STEPS, "goodness per label");
+          await assertClose(
+            goodness,
+            c.network.goodness_per_label,
+            MANY_STEPS,
+            "goodness per label",
+          );
           const predicted = net.predict(x);
           assertEquals(Array.from(await predicted.data()), c.network.prediction, "prediction");
           tf.dispose([goodness, predicted, x, xPositive, xNegative]);

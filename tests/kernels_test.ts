@@ -1,5 +1,6 @@
 // Every fused kernel computes exactly its formula: the plain tf ops written once in lib/core/.
-// Random inputs, each kernel against `formula` on the same backend.
+// Random inputs, each kernel against `formula` on the same backend: the JavaScript kernels on cpu
+// and blas, the WGSL ones on webgpu (in CI, Mesa's lavapipe: a Vulkan device on the CPU).
 import { assert } from "@std/assert";
 import {
   adamUpdate,
@@ -13,16 +14,31 @@ import {
 } from "../lib/mod.ts";
 import { registerBlasBackend } from "../lib/backends/blas.ts";
 import type { MathBackendCPU } from "../lib/deps.ts";
+import { ignoreUnless, webgpuMissing } from "./shared.ts";
 
 /** max|a - b| <= tolerance · max(1, max|b|), for every output. */
-function assertClose(actual: tf.Tensor[], expected: tf.Tensor[], tolerance: number, what: string) {
-  actual.forEach((a, i) => {
-    const [x, y] = [a.dataSync(), expected[i].dataSync()];
+async function assertClose(
+  actual: tf.Tensor[],
+  expected: tf.Tensor[],
+  tolerance: number,
+  what: string,
+) {
+  assert(actual.length === expected.length, `${what}: ${actual.length} outputs`);
+  for (const [i, a] of actual.entries()) {
+    assert(
+      tf.util.arraysEqual(a.shape, expected[i].shape),
+      `${what}: output ${i} has shape [${a.shape}], not [${expected[i].shape}]`,
+    );
+    const [x, y] = [await a.data(), await expected[i].data()];
     assert(x.length === y.length, `${what}: output ${i} has ${x.length} values, not ${y.length}`);
-    const scale = Math.max(1, ...Array.from(y, Math.abs));
-    const worst = Math.max(0, ...Array.from(x, (v, j) => Math.abs(v - y[j])));
+    // NaN fails: Math.max of a NaN is NaN, and no comparison with NaN holds.
+    let [scale, worst] = [1, 0];
+    for (let j = 0; j < x.length; j++) {
+      scale = Math.max(scale, Math.abs(y[j]));
+      worst = Math.max(worst, Math.abs(x[j] - y[j]));
+    }
     assert(worst <= tolerance * scale, `${what}: output ${i} differs by ${worst} (scale ${scale})`);
-  });
+  }
 }
 
 // deno-lint-ignore no-explicit-any
@@ -60,6 +76,16 @@ const cases: [string, AnyFusable, () => [tf.NamedTensorMap, tf.NamedAttrMap]][] 
       { numPositive: 17, threshold, kind, peer },
     ],
   ]),
+  // More rows than one dispatch dimension holds (65,535 workgroups), as the post's 100,000: the
+  // webgpu backend spreads the row programs' workgroups over two dimensions.
+  ["normalizeRows (l2), 70,000 rows", normalizeRows.kernel, () => [
+    { x: random([70_000, 3], 11) },
+    { kind: "l2" },
+  ]],
+  ["ffLossAndGradient (mean), 70,000 rows", ffLossAndGradient.kernel, () => [
+    { z: random([70_000, 3], 12, -3, 3) },
+    { numPositive: 30_000, threshold: 2, kind: "mean" },
+  ]],
   ["adamUpdate", adamUpdate, () => [
     {
       p: random([13, 7], 4),
@@ -75,21 +101,44 @@ const cases: [string, AnyFusable, () => [tf.NamedTensorMap, tf.NamedAttrMap]][] 
   ]],
 ];
 
-const backends = ["cpu", ...(registerBlasBackend().ok ? ["blas"] : [])];
-for (const backend of backends) {
-  Deno.test(`every fused kernel on ${backend} equals its formula on random inputs`, async (t) => {
-    await setBackend(backend);
-    for (const [name, formula, make] of cases) {
-      await t.step(name, () => {
-        assert(tf.getKernel(formula.kernelName, backend) !== undefined, `${backend} fuses ${name}`);
-        tf.tidy(() => {
-          const [inputs, attrs] = make();
+const webgpu = await webgpuMissing();
+const backends: [string, boolean][] = [
+  ["cpu", false],
+  ...(registerBlasBackend().ok ? [["blas", false] as [string, boolean]] : []),
+  ["webgpu", ignoreUnless(webgpu === undefined, `the webgpu backend (${webgpu})`)],
+];
+for (const [backend, ignore] of backends) {
+  Deno.test({
+    name: `every fused kernel on ${backend} equals its formula on random inputs`,
+    ignore,
+    async fn(t) {
+      await setBackend(backend);
+      for (const [name, formula, make] of cases) {
+        await t.step(name, async () => {
+          assert(
+            tf.getKernel(formula.kernelName, backend) !== undefined,
+            `${backend} fuses ${name}`,
+          );
+          const before = tf.memory().numTensors;
+          // Made in a scope: the intermediates of making an input (a concat's parts) are freed.
+          let attrs: tf.NamedAttrMap = {};
+          const inputs = tf.tidy(() => {
+            const [made, madeAttrs] = make();
+            attrs = madeAttrs;
+            return made;
+          }) as tf.NamedTensorMap;
           const fused = [formula(inputs, attrs)].flat();
           const plain = [tf.tidy(() => formula.formula(inputs, attrs))].flat();
-          assertClose(fused, plain, 2e-6, name);
+          try {
+            await assertClose(fused, plain, 2e-6, name);
+          } finally {
+            tf.dispose([...fused, ...plain, ...Object.values(inputs)] as tf.Tensor[]);
+          }
+          assert(tf.memory().numTensors === before, `${name} on ${backend} leaves tensors behind`);
         });
-      });
-    }
+      }
+      await setBackend("cpu");
+    },
   });
 }
 
@@ -116,7 +165,7 @@ Deno.test({
       p.assign(p1);
       v.assign(v1);
     });
-    assertClose([p, v], expected, 1e-7, "shared: fresh outputs");
+    await assertClose([p, v], expected, 1e-7, "shared: fresh outputs");
     assert(
       Array.from(held.dataSync()).every((x, i) => x === heldBefore[i]),
       "the clone kept its values",
@@ -144,7 +193,7 @@ Deno.test({
     const before = memory(alone);
     step();
     assert(memory(alone) === before, "the update wrote into the parameter's own memory");
-    assertClose([alone, velocity], twice, 1e-6, "alone: overwritten in place");
+    await assertClose([alone, velocity], twice, 1e-6, "alone: overwritten in place");
     tf.dispose(twice);
     tf.dispose([p, v, g, alone, velocity, ...expected]);
   },

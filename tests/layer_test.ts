@@ -1,5 +1,6 @@
 import { assert, assertAlmostEquals, assertEquals, assertRejects, assertThrows } from "@std/assert";
 import { combineXY, Layer, negativeLabels, seededRandom, setBackend, tf } from "../lib/mod.ts";
+import { ignoreUnless, webgpuMissing } from "./shared.ts";
 
 await setBackend("cpu");
 
@@ -103,20 +104,29 @@ Deno.test("the fused loss kernel and plain tfjs ops agree", async () => {
   layer.dispose();
 });
 
-Deno.test("the live tensor count does not grow with epochs", async () => {
-  const { xPositive, xNegative } = toyData(6);
-  const layer = new Layer(14, 16, { epochs: 10, seed: 1 });
-  const counts: number[] = [];
-  const outputs = await layer.train(xPositive, xNegative, {
-    onEpoch: () => {
-      counts.push(tf.memory().numTensors);
+const webgpu = await webgpuMissing();
+for (const backend of ["cpu", "webgpu"]) {
+  Deno.test({
+    name: `the live tensor count does not grow with epochs on ${backend}`,
+    ignore: backend === "webgpu" && ignoreUnless(webgpu === undefined, `webgpu (${webgpu})`),
+    async fn() {
+      await setBackend(backend);
+      const { xPositive, xNegative } = toyData(6);
+      const layer = new Layer(14, 16, { epochs: 10, seed: 1 });
+      const counts: number[] = [];
+      const outputs = await layer.train(xPositive, xNegative, {
+        onEpoch: () => {
+          counts.push(tf.memory().numTensors);
+        },
+      });
+      assertEquals(counts.length, 10);
+      assertEquals(counts[9], counts[0], `tensors per epoch: ${counts.join(", ")}`);
+      tf.dispose([...outputs, xPositive, xNegative]);
+      layer.dispose();
+      await setBackend("cpu");
     },
   });
-  assertEquals(counts.length, 10);
-  assertEquals(counts[9], counts[0], `tensors per epoch: ${counts.join(", ")}`);
-  tf.dispose([...outputs, xPositive, xNegative]);
-  layer.dispose();
-});
+}
 
 Deno.test("NaN in the data or a loss that turns NaN stops training with a clear error", async () => {
   const layer = new Layer(2, 3, { epochs: 2 });

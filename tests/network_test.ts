@@ -10,8 +10,10 @@ import {
   setBackend,
   tf,
 } from "../lib/mod.ts";
+import { ignoreUnless, webgpuMissing } from "./shared.ts";
 
 await setBackend("cpu");
+const webgpu = await webgpuMissing();
 
 function toy(rows = 120, features = 6) {
   const random = seededRandom(3);
@@ -164,43 +166,54 @@ Deno.test("a network built for other images says which option is probably wrong"
   net.dispose();
 });
 
-Deno.test("mini-batch training repeats exactly for a seed, with every ingredient on", async () => {
-  const { x, y } = toy(60, 16);
-  const options = {
-    seed: 5,
-    label: "overlay",
-    labelValue: 1,
-    normalize: "rms",
-    goodness: "sum",
-    optimizer: "sgd",
-    learningRate: 0.01,
-    weightDecay: 0.001,
-    peerNormalization: 0.03,
-    init: "normal",
-    readout: {},
-  } as const;
-  const runs = [];
-  for (let run = 0; run < 2; run++) {
-    const net = new FFNN([16, 12, 12], options);
-    const before = tf.memory().numTensors;
-    const epochs: number[] = [];
-    await net.trainMiniBatch(x, y, {
-      batchSize: 20,
-      epochs: 3,
-      negatives: "hard",
-      cooldown: true,
-      shift: 1,
-      dropout: 0.2,
-      seed: 9,
-      onEpoch: () => void epochs.push(tf.memory().numTensors),
-    });
-    assertEquals(epochs, [before, before, before], "no tensor left behind per epoch");
-    runs.push(net.variables.map((v) => Array.from(v.dataSync())));
-    net.dispose();
-  }
-  assertEquals(runs[0], runs[1]);
-  x.dispose();
-});
+// Hinton's recipe on webgpu too: its SGD kernel, the readout, hard negatives, peer normalisation.
+for (const backend of ["cpu", "webgpu"]) {
+  Deno.test({
+    name: `mini-batch training repeats exactly for a seed, with every ingredient on, on ${backend}`,
+    ignore: backend === "webgpu" && ignoreUnless(webgpu === undefined, `webgpu (${webgpu})`),
+    async fn() {
+      await setBackend(backend);
+      const { x, y } = toy(60, 16);
+      const options = {
+        seed: 5,
+        label: "overlay",
+        labelValue: 1,
+        normalize: "rms",
+        goodness: "sum",
+        optimizer: "sgd",
+        learningRate: 0.01,
+        weightDecay: 0.001,
+        peerNormalization: 0.03,
+        init: "normal",
+        readout: {},
+      } as const;
+      const runs = [];
+      for (let run = 0; run < 2; run++) {
+        const net = new FFNN([16, 12, 12], options);
+        const before = tf.memory().numTensors;
+        const epochs: number[] = [];
+        await net.trainMiniBatch(x, y, {
+          batchSize: 20,
+          epochs: 3,
+          negatives: "hard",
+          cooldown: true,
+          shift: 1,
+          dropout: 0.2,
+          seed: 9,
+          onEpoch: () => void epochs.push(tf.memory().numTensors),
+        });
+        assertEquals(epochs, [before, before, before], "no tensor left behind per epoch");
+        const values = [];
+        for (const v of net.variables) values.push(Array.from(await v.data()));
+        runs.push(values);
+        net.dispose();
+      }
+      assertEquals(runs[0], runs[1]);
+      x.dispose();
+      await setBackend("cpu");
+    },
+  });
+}
 
 Deno.test("hard negatives need the readout; every readout predicts one label per row", async () => {
   const { x, y } = toy(40, 6);
@@ -222,4 +235,21 @@ Deno.test("hard negatives need the readout; every readout predicts one label per
   tf.dispose([x]);
   plain.dispose();
   withReadout.dispose();
+});
+
+Deno.test({
+  name: "mini-batch training reads labels held in a tensor on the GPU (asynchronously)",
+  ignore: ignoreUnless(webgpu === undefined, `webgpu (${webgpu})`),
+  async fn() {
+    await setBackend("webgpu");
+    const { x } = toy(40, 6);
+    // Computed on the GPU, so that no copy of the values stays on the CPU.
+    const y = tf.tidy(() => tf.cast(tf.mod(tf.range(0, 40), 10), "int32")) as tf.Tensor1D;
+    const net = new FFNN([16, 8], { seed: 1 });
+    await net.trainMiniBatch(x, y, { batchSize: 10, epochs: 1 });
+    assertEquals(net.losses[0].length, 1);
+    tf.dispose([x, y]);
+    net.dispose();
+    await setBackend("cpu");
+  },
 });

@@ -234,11 +234,16 @@ const ignore = ignoreUnless(
   `Jupyter with the repository's Deno kernelspec (${missing})`,
 );
 const mnist = sharedPath("data/mnist");
+// The kernel inherits FF_BACKEND (CI runs these once more with FF_BACKEND=webgpu); unset, the
+// notebooks' setBackend() picks auto's blas or wasm.
+const backend = Deno.env.get("FF_BACKEND");
 
 for (const path of listNotebooks()) {
   const name = stem(path);
   Deno.test({
-    name: `${name} runs top to bottom in quick mode and shows every figure`,
+    name: `${name} runs top to bottom in quick mode${
+      backend ? ` on ${backend}` : ""
+    } and shows every figure`,
     ignore,
     async fn() {
       const { notebook } = await executeNotebook(path, {
@@ -255,6 +260,7 @@ for (const path of listNotebooks()) {
       });
       const all = printed(notebook);
       assertMatch(all, /run size "quick"/);
+      assertMatch(all, new RegExp(`backend: ${backend ?? "(blas|wasm)"}\\b`), `${name}'s backend`);
       if (/progressReporter\(/.test(notebook.cells.map((cell) => text(cell.source)).join("\n"))) {
         assertMatch(all, /done in \d/, `${name}: training progress reached its end`);
       }

@@ -33,3 +33,15 @@ export function ignoreUnless(available: unknown, what: string): boolean {
   console.error(`ignored: ${what} is not available here`);
   return true;
 }
+
+/**
+ * Why the webgpu backend cannot run here, or undefined when a WebGPU adapter answers. The
+ * adapter is the one tfjs-backend-webgpu asks for.
+ */
+export async function webgpuMissing(): Promise<string | undefined> {
+  if (!("gpu" in navigator)) return "this Deno has no navigator.gpu";
+  const adapter = await navigator.gpu.requestAdapter({ powerPreference: "high-performance" });
+  return adapter === null
+    ? "no WebGPU adapter (without a GPU, Debian's mesa-vulkan-drivers gives a software one)"
+    : undefined;
+}

@@ -1,7 +1,7 @@
 // `deno task train` end to end on a small slice of real MNIST, and its handling of bad input.
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "@std/assert";
 import { loadMnist, loadNetwork, pick, setBackend, tf } from "../lib/mod.ts";
-import { ignoreUnless, sharedPath } from "./shared.ts";
+import { ignoreUnless, sharedPath, webgpuMissing } from "./shared.ts";
 
 const mnistDir = sharedPath("data/mnist");
 const cli = new URL("../cli/train.ts", import.meta.url).pathname;
@@ -138,3 +138,32 @@ for (
     },
   });
 }
+
+const webgpu = await webgpuMissing();
+
+Deno.test({
+  name: "--backend webgpu: a small run end to end, with the errors blas gets for the same run",
+  ignore: ignoreUnless(mnistDir, "../shared/data/mnist") ||
+    ignoreUnless(webgpu === undefined, `webgpu (${webgpu})`),
+  async fn() {
+    const errors: Record<string, unknown>[] = [];
+    for (const backend of ["webgpu", "blas"]) {
+      const out = await Deno.makeTempDir();
+      const args = ["--train-size", "300", "--epochs", "2", "--layers", "50,50", "--seed", "5"];
+      const run = await train("--data", mnistDir!, "--backend", backend, "--out", out, ...args);
+      assertEquals(run.code, 0, run.err);
+      assertStringIncludes(run.out, `backend: ${backend};`);
+      const metrics = JSON.parse(await Deno.readTextFile(`${out}/metrics.json`));
+      assertEquals(metrics.backend, backend);
+      errors.push(metrics.errors);
+      await Deno.remove(out, { recursive: true });
+    }
+    // float32 on a GPU sums in another order: a prediction or two may differ, no more.
+    for (const [readout, splits] of Object.entries(errors[1])) {
+      for (const [split, error] of Object.entries(splits as Record<string, number>)) {
+        const onWebgpu = (errors[0][readout] as Record<string, number>)[split];
+        assert(Math.abs(onWebgpu - error) <= 0.005, `${readout} ${split}: ${onWebgpu} vs ${error}`);
+      }
+    }
+  },
+});

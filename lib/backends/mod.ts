@@ -8,7 +8,7 @@
  * - `wasm`: tfjs's WebAssembly backend (SIMD, one thread); needs nothing installed.
  * - `cpu`: tfjs's plain JavaScript kernels; slowest, for checks.
  * - `tensorflow`: `@tensorflow/tfjs-node-gpu` (CUDA) or `@tensorflow/tfjs-node`, only if installed.
- * - `webgpu`: Deno's WebGPU.
+ * - `webgpu`: tfjs's WebGPU backend on Deno's WebGPU, with the WGSL kernels of ./webgpu.ts.
  *
  * Importing this module already makes blas the default where OpenBLAS loads (else tfjs's cpu):
  * the library works on first use, and `setBackend` picks another.
@@ -21,6 +21,7 @@ import { registerBlasBackend } from "./blas.ts";
 import { cpuFastPaths } from "./cpu_fast_paths.ts";
 import { CPU_KERNELS } from "./cpu_kernels.ts";
 import { registerWasmBackend } from "./wasm.ts";
+import { WEBGPU_KERNELS } from "./webgpu.ts";
 
 /** The backends that {@linkcode setBackend} knows. */
 export const BACKENDS = ["auto", "blas", "wasm", "cpu", "tensorflow", "webgpu"] as const;
@@ -66,11 +67,37 @@ async function register(name: Exclude<BackendName, "auto">): Promise<void> {
       'install it first (see README: Backends), or choose the backend "blas" or "wasm"',
     );
   } else if (name === "webgpu") {
-    if (!("gpu" in navigator)) {
-      throw new Error(`backend "webgpu" needs WebGPU: run Deno with --unstable-webgpu`);
-    }
-    await import(OPTIONAL.webgpu);
+    await registerWebgpuBackend();
   }
+}
+
+let webgpuRegistered = false;
+
+/**
+ * Loads tfjs's webgpu backend and gives it the WGSL kernels of ./webgpu.ts (once). Asks for an
+ * adapter first: without one, tfjs would only say that the backend failed to start.
+ */
+async function registerWebgpuBackend(): Promise<void> {
+  if (!("gpu" in navigator)) {
+    throw new Error(
+      `backend "webgpu" needs WebGPU, which this Deno lacks: use Deno 2.x (older ones: run ` +
+        `with --unstable-webgpu), or choose another backend`,
+    );
+  }
+  // The adapter tfjs-backend-webgpu asks for.
+  const adapter = await navigator.gpu.requestAdapter({ powerPreference: "high-performance" });
+  if (adapter === null) {
+    throw new Error(
+      `backend "webgpu" found no GPU adapter: install the GPU's Vulkan driver (without a GPU, ` +
+        `Debian's mesa-vulkan-drivers gives a software one), or choose another backend`,
+    );
+  }
+  if (webgpuRegistered) return;
+  await import(OPTIONAL.webgpu);
+  for (const [kernelName, kernelFunc] of WEBGPU_KERNELS) {
+    tf.registerKernel({ kernelName, backendName: "webgpu", kernelFunc });
+  }
+  webgpuRegistered = true;
 }
 
 async function importFirst(specifiers: string[], advice: string): Promise<void> {

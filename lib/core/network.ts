@@ -237,7 +237,9 @@ export class FFNN {
     } = options;
     this.#checkImages(x, "x");
     const rows = x.shape[0];
-    const labels = labelArray(y, rows, this.numClasses);
+    // Labels in a tensor are read asynchronously: on WebGPU a synchronous read fails.
+    const given = y instanceof tf.Tensor && y.rank === 1 ? await y.data() : y;
+    const labels = labelArray(given, rows, this.numClasses);
     if (!Number.isInteger(batchSize) || batchSize < 1) {
       throw new Error(`batchSize must be a positive integer, got ${batchSize}`);
     }
