@@ -84,7 +84,7 @@ const SIZES: Record<RunSizeName, Sizes> = {
     epochs: 10,
     testSize: 500,
     miniBatch: { trainSize: 500, batchSize: 250, epochs: 2 },
-    paper: { trainSize: 1000, epochs: 2 },
+    paper: { trainSize: 300, epochs: 2 },
   },
   default: {
     trainSize: 5000,
