@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { CHROMIUMS, findChromium } from "../tools/chromium.ts";
 
 /** What a page became in the browser. */
 export interface Rendered {
@@ -55,30 +56,7 @@ export interface RenderOptions {
   windowSize?: [number, number];
 }
 
-const CANDIDATES = ["chromium", "chromium-browser", "google-chrome", "google-chrome-stable"];
-
-/**
- * Path of a Chromium (or Chrome) binary on PATH, or undefined.
- *
- * @example
- * ```ts
- * const chromium = findChromium(); // "/usr/bin/chromium" on Debian
- * ```
- */
-export function findChromium(): string | undefined {
-  const dirs = (Deno.env.get("PATH") ?? "").split(":").filter((dir) => dir !== "");
-  for (const name of CANDIDATES) {
-    for (const dir of dirs) {
-      const path = `${dir}/${name}`;
-      try {
-        if (Deno.statSync(path).isFile) return path;
-      } catch {
-        // not in this folder
-      }
-    }
-  }
-  return undefined;
-}
+export { findChromium };
 
 /** `file://` URL of a path, absolute or relative to the working directory. */
 function toUrl(fileOrUrl: string | URL): string {
@@ -158,7 +136,7 @@ export async function renderInChromium(
     {},
 ): Promise<Rendered> {
   const chromium = findChromium();
-  if (!chromium) throw new Error(`no Chromium found: install one of ${CANDIDATES.join(", ")}`);
+  if (!chromium) throw new Error(`no Chromium found: install one of ${CHROMIUMS.join(", ")}`);
   const profile = await Deno.makeTempDir({ prefix: "ff-chromium-" });
   const proxy = startRecordingProxy();
   try {
