@@ -94,20 +94,31 @@ Deno.test("Plot rejects a figure without a data array, or with a trace type lib/
   assertEquals(new Plot({ data: [{ y: [1] }], layout: {} }).data.length, 1);
 });
 
-/** Runs the scripts of part bundles, in the given order, against a stand-in page. */
+/**
+ * Runs the scripts of part bundles, in the given order, against a stand-in page; returns the
+ * scripts the page ran and what the note says.
+ */
 function runParts(parts: MimeBundle[], order: number[], page: Record<string, unknown> = {}) {
   const ran: string[] = [];
+  const note = { textContent: "" };
+  const noteId = (parts.at(-1)!["text/html"] as string).match(/^<div id="([^"]+)"/)?.[1];
   const document = {
     createElement: () => ({ text: "" }),
-    head: { appendChild: (script: { text: string }) => ran.push(script.text) },
+    head: {
+      appendChild: (script: { text: string }) => {
+        ran.push(script.text);
+        page.Plotly = {}; // what running plotly.js does
+      },
+    },
+    getElementById: (id: string) => id === noteId ? note : null,
   };
   for (const i of order) {
     const html = parts[i]["text/html"] as string;
-    const body = html.match(/^<script type="text\/javascript">([\s\S]*)<\/script>$/)?.[1];
-    assert(body !== undefined, `part ${i} is one script element`);
+    const body = html.match(/<script type="text\/javascript">([\s\S]*)<\/script>$/)?.[1];
+    assert(body !== undefined, `part ${i} ends in one script element`);
     new Function("window", "document", body)(page, document);
   }
-  return ran;
+  return { ran, note: note.textContent };
 }
 
 Deno.test("plotlyParts: plotly.js in pieces under the limit, run once the set is complete", async () => {
@@ -118,22 +129,29 @@ Deno.test("plotlyParts: plotly.js in pieces under the limit, run once the set is
     const html = part["text/html"] as string;
     assertLess(html.length, PLOTLY_PART_CHARS * 1.2, "a part stays near its share of the library");
     assertEquals(count(html, "</script>"), 1, "the library cannot end the script early");
+    assertEquals(count(html, "<script"), 1);
     assertMatch(part["text/plain"] as string, /^plotly\.js \d+\.\d+\.\d+, part \d+ of \d+/);
   }
   // Any order, repeats included: the library runs once, when the last missing piece arrives.
   const order = parts.map((_, i) => parts.length - 1 - i);
-  const ran = runParts(parts, [order[0], ...order]);
+  const { ran, note } = runParts(parts, [order[0], ...order]);
   assertEquals(ran.length, 1);
   assert(ran[0] === source, "the pieces join into plotly.js exactly");
+  assertMatch(note, /^plotly\.js \d+\.\d+\.\d+ is on this page/);
   // A page that has plotly.js already runs nothing again.
-  assertEquals(runParts(parts, order, { Plotly: {} }), []);
+  assertEquals(runParts(parts, order, { Plotly: {} }).ran, []);
+  // Pieces missing: the note says how many arrived.
+  assertMatch(
+    runParts(parts, [parts.length - 1, 0]).note,
+    /pieces on this page so far, of \d+: 2$/,
+  );
 });
 
 Deno.test("plotlyParts: a small source in small pieces, surrogate pairs split or not", async () => {
   const source = "/* plotly.js v9.9.9 */ var s = '</script> \u{1F600} \u2028';";
   const parts = await plotlyParts({ source, partChars: 7 });
   assertEquals(parts.length, Math.ceil(source.length / 7));
-  assertEquals(runParts(parts, parts.map((_, i) => i)), [source]);
+  assertEquals(runParts(parts, parts.map((_, i) => i)).ran, [source]);
   assertStringIncludes(parts[0]["text/plain"] as string, "plotly.js 9.9.9, part 1 of");
   await assertRejects(() => plotlyParts({ source, partChars: 0 }), Error, "partChars");
 });

@@ -117,7 +117,8 @@ function scriptJson(value: unknown): string {
 /**
  * plotly.js as MIME bundles of at most `partChars` characters of it each. Each bundle's html
  * stores its piece on the page; the one that completes the set runs plotly.js, unless the
- * page has `window.Plotly` already. Pieces may arrive in any order and more than once.
+ * page has `window.Plotly` already. Pieces may arrive in any order and more than once. The last
+ * bundle also holds a line that says whether plotly.js is on the page.
  *
  * @example
  * ```ts
@@ -134,20 +135,31 @@ export async function plotlyParts(
   const version = versionOf(text);
   const count = Math.ceil(text.length / partChars);
   // One store per library text, so that pieces of two versions never mix.
-  const key = `${version}-${text.length}`;
+  const key = scriptJson(`${version}-${text.length}`);
+  const noteId = `ff-plotly-note-${crypto.randomUUID()}`;
+  const loaded = scriptJson(
+    `plotly.js ${version} is on this page: the figures below draw offline.`,
+  );
+  const partial = scriptJson(`plotly.js ${version}: pieces on this page so far, of ${count}: `);
   return Array.from({ length: count }, (_, i) => {
+    const last = i === count - 1;
     const piece = text.slice(i * partChars, (i + 1) * partChars);
-    const html = `<script type="text/javascript">
+    const html = `${last ? `<div id="${noteId}" class="ff-plotly-note"></div>\n` : ""}\
+<script type="text/javascript">
 (function () {
   var stores = window.ffPlotlyParts = window.ffPlotlyParts || {};
-  var parts = stores[${scriptJson(key)}] = stores[${scriptJson(key)}] || [];
-  parts[${i}] = ${scriptJson(piece)};
-  if (window.Plotly) return;
-  for (var i = 0; i < ${count}; i++) if (typeof parts[i] !== "string") return;
-  var script = document.createElement("script");
-  script.text = parts.join("");
-  document.head.appendChild(script);
-  delete stores[${scriptJson(key)}];
+  var parts = stores[${key}] = stores[${key}] || [];
+  parts[${i}] = ${scriptJson(piece)};${last ? `\n  parts.note = ${scriptJson(noteId)};` : ""}
+  var have = 0;
+  for (var i = 0; i < ${count}; i++) if (typeof parts[i] === "string") have++;
+  if (!window.Plotly && have === ${count}) {
+    var script = document.createElement("script");
+    script.text = parts.join("");
+    document.head.appendChild(script);
+    for (var j = 0; j < ${count}; j++) parts[j] = "";
+  }
+  var note = parts.note && document.getElementById(parts.note);
+  if (note) note.textContent = window.Plotly ? ${loaded} : ${partial} + have;
 })();
 </script>`;
     return {
