@@ -40,7 +40,7 @@ export const CHROMIUM_SERVICE_HOSTS: readonly string[] = [
 ];
 
 /** Host of a recorded request line: `CONNECT host:443` or `GET http://host/path`. */
-function requestHost(line: string): string {
+export function requestHost(line: string): string {
   const target = line.split(" ")[1] ?? "";
   if (/^[a-z]+:\/\//i.test(target)) return new URL(target).hostname;
   return target.replace(/:\d+$/, "");
@@ -68,7 +68,11 @@ function toUrl(fileOrUrl: string | URL): string {
 }
 
 /** A proxy that records the request line of each connection and refuses it. */
-function startRecordingProxy(): { port: number; requests: string[]; close: () => Promise<void> } {
+export function startRecordingProxy(): {
+  port: number;
+  requests: string[];
+  close: () => Promise<void>;
+} {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const requests: string[] = [];
   const connections = new Set<Promise<void>>();

@@ -346,6 +346,7 @@ for (const path of listNotebooks()) {
             assertEquals(countPlots(dom), figures, `${name}: plots drawn of ${figures} figures`);
             assert(countMainSvgs(dom) >= 2 * figures, `${countMainSvgs(dom)} main-svg elements`);
             assert(!dom.includes('class="ff-plot">plotly.js is not loaded'), "plotly.js loaded");
+            assertMatch(dom, /class="ff-plotly-note">plotly\.js [\d.]+ is on this page/);
           } finally {
             await Deno.remove(dir, { recursive: true });
           }

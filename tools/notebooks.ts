@@ -44,6 +44,7 @@ export interface Cell {
 export interface Output {
   output_type: "stream" | "display_data" | "execute_result" | "error" | "update_display_data";
   data?: Record<string, unknown>;
+  metadata?: Record<string, unknown>;
   text?: string | string[];
   ename?: string;
   evalue?: string;
@@ -191,8 +192,7 @@ const SHOWS_ONE = /^await (?:size\.report|show|loadPlotly|Deno\.jupyter\.display
 
 /** Which piece of plotly.js an output is, if it is one. */
 function plotlyPart(output: Output): { index: number; count: number } | undefined {
-  const metadata = output.metadata as Record<string, unknown> | undefined;
-  return metadata?.[PLOTLY_PART_METADATA] as { index: number; count: number } | undefined;
+  return output.metadata?.[PLOTLY_PART_METADATA] as { index: number; count: number } | undefined;
 }
 
 /**
