@@ -1,8 +1,9 @@
 // Every notebook as a person runs it: a real classic Jupyter Notebook server, a real browser
 // (headless Chromium over the DevTools protocol), "Cell > Run All" clicked with the mouse. Each
 // notebook runs three times in a row in one kernel, its page opened anew before the second run
-// (a reload) and the third (a second tab): every run must keep every output, draw every figure
-// as plotly's SVG, show no error, and show training progress moving in place.
+// (saved, then reloaded: the saved outputs must draw every figure already) and the third (a
+// second tab): every run must keep every output, draw every figure as plotly's SVG, show no
+// error, and show training progress moving in place.
 import { assertEquals, assertGreater, assertGreaterOrEqual, assertMatch } from "@std/assert";
 import { PLOTLY_PART_METADATA } from "../lib/plot/plot.ts";
 import {
@@ -160,6 +161,34 @@ function check(name: string, run: number, notebook: Notebook, cells: CellView[])
   return mostChanges;
 }
 
+/**
+ * File › Save and Checkpoint, then a reload: the saved outputs must draw every figure before
+ * anything runs again (plotly.js is among them).
+ */
+async function saveAndReopen(page: Page, file: string): Promise<void> {
+  await page.click("#filelink");
+  await page.click("#save_checkpoint > a");
+  await page.waitFor("Jupyter.notebook.dirty === false", "the notebook saved", 30_000);
+  await page.reload();
+  await page.waitFor(
+    "window.Jupyter && Jupyter.notebook && Jupyter.notebook._fully_loaded",
+    "the saved notebook",
+    60_000,
+  );
+  const figures = await page.evaluate<number>(
+    `Jupyter.notebook.toJSON().cells.flatMap((cell) => cell.outputs || [])
+      .filter((output) => output.data && output.data[${JSON.stringify(PLOTLY_JSON)}]).length`,
+  );
+  const plots = "document.querySelectorAll('.output_area .plot-container.plotly').length";
+  await page.waitFor(`${plots} >= ${figures}`, "the saved figures drawn", 30_000).catch(() => {});
+  assertEquals(await page.evaluate<number>(plots), figures, `${file} saved and reopened: plots`);
+  const note = await page.evaluate<string>(
+    `[...document.querySelectorAll(".ff-plotly-note")].map((n) => n.textContent).join()`,
+  );
+  if (figures > 0) assertMatch(note, /is on this page/, `${file} saved and reopened`);
+  console.log(`  saved and reopened: ${figures} plots drawn from the saved outputs`);
+}
+
 /** A picture of the whole notebook page as it is now. */
 async function screenshot(page: Page, path: string): Promise<void> {
   const height = await page.evaluate<number>(
@@ -190,8 +219,8 @@ Deno.test({
           try {
             await pages[0].goto(server.notebookUrl(file));
             for (let run = 1; run <= RUNS; run++) {
-              // Opened anew, the kernel still running: a reload, then a second tab.
-              if (run === 2) await pages[0].reload();
+              // Opened anew, the kernel still running: saved and reloaded, then a second tab.
+              if (run === 2) await saveAndReopen(pages[0], file);
               if (run === 3) {
                 pages.push(await browser!.newPage());
                 await pages[1].goto(server.notebookUrl(file));

@@ -46,7 +46,7 @@ const FIGURE_CALL =
 const stem = (path: string) => path.replace(/^.*\//, "").replace(/\.ipynb$/, "");
 
 /** The largest output a notebook may show: each is one kernel message, far below a megabyte. */
-const MAX_OUTPUT_BYTES = 300_000;
+const MAX_OUTPUT_BYTES = 400_000;
 
 /** Math that only MathJax turns into formulas: `$…$`, `$$…$$` or a TeX command. */
 const TEX = /\$[^$\n]+\$|\\[A-Za-z]+/;
