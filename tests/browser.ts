@@ -46,6 +46,23 @@ export function requestHost(line: string): string {
   return target.replace(/:\d+$/, "");
 }
 
+/** Flags for a headless Chromium that asks the network for as little as it can on its own. */
+export const HEADLESS_FLAGS: readonly string[] = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-background-networking",
+  "--no-first-run",
+  // Less of the browser's own traffic; what is left is set apart by host.
+  "--disable-component-update",
+  "--disable-sync",
+  "--disable-default-apps",
+  "--disable-extensions",
+  "--disable-domain-reliability",
+  "--no-default-browser-check",
+  "--disable-features=NetworkTimeServiceQuerying,OptimizationHints,MediaRouter,Translate",
+];
+
 /** Options of {@linkcode renderInChromium}. */
 export interface RenderOptions {
   /** Virtual time the page gets to run its scripts and timers. Default 10 000 ms. */
@@ -146,19 +163,7 @@ export async function renderInChromium(
   try {
     const command = new Deno.Command(chromium, {
       args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--no-first-run",
-        // Less of the browser's own traffic; what is left is set apart by host.
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-default-apps",
-        "--disable-extensions",
-        "--disable-domain-reliability",
-        "--no-default-browser-check",
-        "--disable-features=NetworkTimeServiceQuerying,OptimizationHints,MediaRouter,Translate",
+        ...HEADLESS_FLAGS,
         `--user-data-dir=${profile}`,
         `--proxy-server=http://127.0.0.1:${proxy.port}`,
         // Not even loopback bypasses the proxy: a page must need no server at all.

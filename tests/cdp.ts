@@ -6,7 +6,12 @@
  *
  * @module
  */
-import { CHROMIUM_SERVICE_HOSTS, requestHost, startRecordingProxy } from "./browser.ts";
+import {
+  CHROMIUM_SERVICE_HOSTS,
+  HEADLESS_FLAGS,
+  requestHost,
+  startRecordingProxy,
+} from "./browser.ts";
 import { writeFileAtomic } from "../lib/files.ts";
 import { findChromium } from "../tools/chromium.ts";
 
@@ -158,16 +163,7 @@ export class Browser {
     const proxy = startRecordingProxy();
     const process = new Deno.Command(chromium, {
       args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--no-first-run",
-        "--no-default-browser-check",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-extensions",
-        "--disable-features=NetworkTimeServiceQuerying,OptimizationHints,MediaRouter,Translate",
+        ...HEADLESS_FLAGS,
         `--user-data-dir=${profile}`,
         // Loopback (the Jupyter server) is reached directly; anything else is recorded, refused.
         `--proxy-server=http://127.0.0.1:${proxy.port}`,

@@ -21,7 +21,7 @@ export const NOTEBOOKS_DIR: string = new URL("../notebooks", import.meta.url).pa
 /** The folder Jupyter is pointed at (JUPYTER_PATH) to find the repository's Deno kernelspec. */
 export const JUPYTER_DIR: string = `${NOTEBOOKS_DIR}/.jupyter`;
 
-/** Run sizes as lib/run_size.ts reads them. */
+/** Run sizes as lib/notebook.ts reads them. */
 export type Size = "quick" | "default" | "full";
 
 /** A notebook as nbformat 4 stores it (the parts this module reads). */
