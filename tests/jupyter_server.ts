@@ -64,20 +64,19 @@ function drain(stream: ReadableStream<Uint8Array>, log: string[]): Promise<void>
   })().catch(() => {});
 }
 
-/** Pids of processes whose command line mentions `text` (the kernels of one runtime folder). */
-function processesMentioning(text: string): number[] {
-  const pids: number[] = [];
-  for (const entry of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(entry.name)) continue;
-    try {
-      if (Deno.readTextFileSync(`/proc/${entry.name}/cmdline`).includes(text)) {
-        pids.push(Number(entry.name));
-      }
-    } catch {
-      // ended meanwhile, or not ours to read
-    }
+/**
+ * Pids of processes whose command line mentions `text` (the kernels of one runtime folder), or
+ * none where `pgrep` is missing. (Reading /proc ourselves would take --allow-all.)
+ */
+async function processesMentioning(text: string): Promise<number[]> {
+  try {
+    const { stdout } = await new Deno.Command("pgrep", { args: ["-f", "--", text], stderr: "null" })
+      .output();
+    return new TextDecoder().decode(stdout).split("\n").filter((line) => /^\d+$/.test(line))
+      .map(Number);
+  } catch {
+    return [];
   }
-  return pids;
 }
 
 /**
@@ -148,14 +147,15 @@ export async function startNotebookServer(
       }
     }
     await status;
-    await drained;
-    for (const pid of processesMentioning(runtime)) {
+    // Kernels left running hold the server's output pipes open: end them before draining.
+    for (const pid of await processesMentioning(runtime)) {
       try {
         Deno.kill(pid, "SIGKILL");
       } catch {
         // ended meanwhile
       }
     }
+    await drained;
     await Deno.remove(dir, { recursive: true }).catch(() => {});
     await Deno.remove(home, { recursive: true }).catch(() => {});
   };
