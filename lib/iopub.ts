@@ -252,6 +252,10 @@ export function markerContent(id: string): Record<string, unknown> {
   return { data: {}, metadata: {}, transient: { display_id: id } };
 }
 
+/** This process's kernel's address: looked up once (null: not yet). */
+let ownAddress: IopubAddress | undefined | null = null;
+
+/** The subscription {@linkcode sent} keeps; resolves to undefined if it could not be made. */
 let listening: Promise<IopubListener | undefined> | undefined;
 
 /**
@@ -287,12 +291,17 @@ async function subscribe(
  */
 export async function sent(
   broadcast: Broadcast,
-  address: IopubAddress | undefined = kernelIopubAddress(),
+  address: IopubAddress | undefined = ownAddress === null
+    ? (ownAddress = kernelIopubAddress())
+    : ownAddress,
 ): Promise<void> {
   if (!address) return;
-  const current = await (listening ??= subscribe(address, broadcast).catch(() => undefined));
-  if (!current || current.closed) {
-    // Gone (or never there): the next call tries anew.
+  listening ??= subscribe(address, broadcast).catch(() => undefined);
+  const current = await listening;
+  // Never subscribed (the kernel sent none of 50 markers back): waiting would only cost time.
+  if (!current) return;
+  if (current.closed) {
+    // The connection went: the next call makes a new one.
     listening = undefined;
     return;
   }
