@@ -139,25 +139,28 @@ export async function startNotebookServer(
     }
   };
   const stop = async () => {
-    if (!exited) {
-      await shutdownKernels().catch(() => {});
-      await api("api/shutdown", { method: "POST" }).then((r) => r.body?.cancel()).catch(() => {});
-      if (!(await Promise.race([status.then(() => true), sleep(15_000).then(() => false)]))) {
-        process.kill("SIGKILL");
+    try {
+      if (!exited) {
+        await shutdownKernels().catch(() => {});
+        await api("api/shutdown", { method: "POST" }).then((r) => r.body?.cancel()).catch(() => {});
+        if (!(await Promise.race([status.then(() => true), sleep(15_000).then(() => false)]))) {
+          process.kill("SIGKILL");
+        }
       }
-    }
-    await status;
-    // Kernels left running hold the server's output pipes open: end them before draining.
-    for (const pid of await processesMentioning(runtime)) {
-      try {
-        Deno.kill(pid, "SIGKILL");
-      } catch {
-        // ended meanwhile
+      await status;
+      // Kernels left running hold the server's output pipes open: end them before draining.
+      for (const pid of await processesMentioning(runtime)) {
+        try {
+          Deno.kill(pid, "SIGKILL");
+        } catch {
+          // ended meanwhile
+        }
       }
+      await drained;
+    } finally {
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+      await Deno.remove(home, { recursive: true }).catch(() => {});
     }
-    await drained;
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
-    await Deno.remove(home, { recursive: true }).catch(() => {});
   };
 
   const server: NotebookServer = {
