@@ -76,10 +76,17 @@ const PREPARE = `(() => {
   });
 })()`;
 
-/** Every code cell was sent to the kernel since {@linkcode PREPARE}, and has its reply. */
-const DONE = `${CODE_CELLS}.every((cell, i) => cell.last_msg_id &&
-  cell.last_msg_id !== window.ffBefore[i] && !cell.element.hasClass("running") &&
-  typeof cell.input_prompt_number === "number")`;
+/**
+ * Every code cell was sent to the kernel since {@linkcode PREPARE}, and both its reply and its
+ * "idle" have come: the reply alone can overtake the cell's last outputs (another channel).
+ */
+const DONE = `${CODE_CELLS}.every((cell, i) => {
+  if (cell.get_text().trim() === "") return true; // Jupyter sends an empty cell nowhere
+  if (!cell.last_msg_id || cell.last_msg_id === window.ffBefore[i]) return false;
+  const callbacks = Jupyter.notebook.kernel.get_callbacks_for_msg(cell.last_msg_id);
+  return callbacks && callbacks.shell_done && callbacks.iopub_done &&
+    !cell.element.hasClass("running");
+})`;
 
 const VIEW = `JSON.stringify({
   notebook: Jupyter.notebook.toJSON(),
@@ -115,7 +122,8 @@ function check(name: string, run: number, notebook: Notebook, cells: CellView[])
   const where = `${name}, run ${run}`;
   const code = notebook.cells.filter((cell) => cell.cell_type === "code");
   assertEquals(code.length, cells.length, `${where}: code cells`);
-  assertEquals(missingOutputs(notebook), [], `${where}: outputs missing`);
+  const missing = missingOutputs(notebook);
+  assertEquals(missing, [], `${where}: outputs missing: ${missing.join("; ")}`);
   const errors = outputs(notebook).filter(({ output }) => output.output_type === "error");
   assertEquals(errors.map(({ output }) => `${output.ename}: ${output.evalue}`), [], where);
   let figuresInAll = 0;
