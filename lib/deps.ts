@@ -16,7 +16,7 @@ export const OPTIONAL = {
   webgpu: "npm:@tensorflow/tfjs-backend-webgpu@4.22.0",
   tfjsNodeGpu: "npm:@tensorflow/tfjs-node-gpu@4.22.0",
   tfjsNode: "npm:@tensorflow/tfjs-node@4.22.0",
-  plotly: "npm:plotly.js-dist-min@4.1.2",
+  plotly: "npm:plotly.js-cartesian-dist-min@4.1.1",
 } as const;
 
 /**

@@ -13,7 +13,6 @@ export const ENV_VARIABLES = {
   FF_MNIST_DIR: "MNIST folder the notebooks read (default data/mnist)",
   FF_QUICK: "1: notebooks run tiny sizes, seconds each (tests)",
   FF_FULL: "1: notebooks run the recipes at full size (hours on a CPU)",
-  FF_INLINE_PLOTLY: "0: figures shown in Jupyter leave plotly.js out of their html",
 } as const;
 
 /** One of {@linkcode ENV_VARIABLES}. */

@@ -45,6 +45,7 @@ export {
   withPixels,
 } from "./experiment.ts";
 export * from "./plot/mod.ts";
+export { show } from "./jupyter.ts";
 export { type RunSize, runSize, type RunSizeName, trimTestSplit } from "./notebook.ts";
 export { loadNetwork, saveNetwork } from "./weights.ts";
 export {

@@ -64,6 +64,11 @@ export function assertGreater<T>(actual: T, expected: T, msg?: string): void {
   nodeAssert.ok(actual > expected, msg ?? `Expect ${actual} > ${expected}`);
 }
 
+/** `actual >= expected`. */
+export function assertGreaterOrEqual<T>(actual: T, expected: T, msg?: string): void {
+  nodeAssert.ok(actual >= expected, msg ?? `Expect ${actual} >= ${expected}`);
+}
+
 /** `actual` contains `expected`. */
 export function assertStringIncludes(actual: string, expected: string, msg?: string): void {
   nodeAssert.ok(

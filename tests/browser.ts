@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { CHROMIUMS, findChromium } from "../tools/chromium.ts";
 
 /** What a page became in the browser. */
 export interface Rendered {
@@ -39,11 +40,28 @@ export const CHROMIUM_SERVICE_HOSTS: readonly string[] = [
 ];
 
 /** Host of a recorded request line: `CONNECT host:443` or `GET http://host/path`. */
-function requestHost(line: string): string {
+export function requestHost(line: string): string {
   const target = line.split(" ")[1] ?? "";
   if (/^[a-z]+:\/\//i.test(target)) return new URL(target).hostname;
   return target.replace(/:\d+$/, "");
 }
+
+/** Flags for a headless Chromium that asks the network for as little as it can on its own. */
+export const HEADLESS_FLAGS: readonly string[] = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-background-networking",
+  "--no-first-run",
+  // Less of the browser's own traffic; what is left is set apart by host.
+  "--disable-component-update",
+  "--disable-sync",
+  "--disable-default-apps",
+  "--disable-extensions",
+  "--disable-domain-reliability",
+  "--no-default-browser-check",
+  "--disable-features=NetworkTimeServiceQuerying,OptimizationHints,MediaRouter,Translate",
+];
 
 /** Options of {@linkcode renderInChromium}. */
 export interface RenderOptions {
@@ -55,30 +73,7 @@ export interface RenderOptions {
   windowSize?: [number, number];
 }
 
-const CANDIDATES = ["chromium", "chromium-browser", "google-chrome", "google-chrome-stable"];
-
-/**
- * Path of a Chromium (or Chrome) binary on PATH, or undefined.
- *
- * @example
- * ```ts
- * const chromium = findChromium(); // "/usr/bin/chromium" on Debian
- * ```
- */
-export function findChromium(): string | undefined {
-  const dirs = (Deno.env.get("PATH") ?? "").split(":").filter((dir) => dir !== "");
-  for (const name of CANDIDATES) {
-    for (const dir of dirs) {
-      const path = `${dir}/${name}`;
-      try {
-        if (Deno.statSync(path).isFile) return path;
-      } catch {
-        // not in this folder
-      }
-    }
-  }
-  return undefined;
-}
+export { findChromium };
 
 /** `file://` URL of a path, absolute or relative to the working directory. */
 function toUrl(fileOrUrl: string | URL): string {
@@ -90,7 +85,11 @@ function toUrl(fileOrUrl: string | URL): string {
 }
 
 /** A proxy that records the request line of each connection and refuses it. */
-function startRecordingProxy(): { port: number; requests: string[]; close: () => Promise<void> } {
+export function startRecordingProxy(): {
+  port: number;
+  requests: string[];
+  close: () => Promise<void>;
+} {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const requests: string[] = [];
   const connections = new Set<Promise<void>>();
@@ -158,25 +157,13 @@ export async function renderInChromium(
     {},
 ): Promise<Rendered> {
   const chromium = findChromium();
-  if (!chromium) throw new Error(`no Chromium found: install one of ${CANDIDATES.join(", ")}`);
+  if (!chromium) throw new Error(`no Chromium found: install one of ${CHROMIUMS.join(", ")}`);
   const profile = await Deno.makeTempDir({ prefix: "ff-chromium-" });
   const proxy = startRecordingProxy();
   try {
     const command = new Deno.Command(chromium, {
       args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--no-first-run",
-        // Less of the browser's own traffic; what is left is set apart by host.
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-default-apps",
-        "--disable-extensions",
-        "--disable-domain-reliability",
-        "--no-default-browser-check",
-        "--disable-features=NetworkTimeServiceQuerying,OptimizationHints,MediaRouter,Translate",
+        ...HEADLESS_FLAGS,
         `--user-data-dir=${profile}`,
         `--proxy-server=http://127.0.0.1:${proxy.port}`,
         // Not even loopback bypasses the proxy: a page must need no server at all.

@@ -1,5 +1,6 @@
-// The notebooks: each runs top to bottom in a fresh Deno kernel (quick run size), draws every
-// figure it means to, type-checks, and is committed small, with the outputs of a real run.
+// The notebooks: each runs top to bottom in a fresh Deno kernel (quick run size) through plain
+// `jupyter nbconvert --execute`, keeps every output, draws every figure it means to (also in its
+// html export, in Chromium), type-checks, and is committed small, with the outputs of a real run.
 import {
   assert,
   assertEquals,
@@ -8,19 +9,24 @@ import {
   assertMatch,
   assertThrows,
 } from "@std/assert";
+import { parseNotebooksArgs } from "../cli/notebooks.ts";
+import { PLOTLY_PART_METADATA } from "../lib/plot/plot.ts";
 import {
   COMMITTED_FIGURE_HTML,
+  COMMITTED_PLOTLY_TEXT,
   executeNotebook,
+  exportHtml,
   forCommit,
   jupyterMissing,
   listNotebooks,
   missingOutputs,
   type Notebook,
+  type Output,
   outputs,
-  parseNotebooksArgs,
+  serialize,
   text,
-  withPlotly,
-} from "../cli/notebooks.ts";
+} from "../tools/notebooks.ts";
+import { countMainSvgs, countPlots, findChromium, renderInChromium } from "./browser.ts";
 import { ignoreUnless, sharedPath } from "./shared.ts";
 
 const EXPECTED = [
@@ -38,6 +44,17 @@ const FIGURE_CALL =
   /\b(lossCurves|histogram|heatmap|digitGrid|barChart|confusionMatrix)\(|new Plot\(/;
 
 const stem = (path: string) => path.replace(/^.*\//, "").replace(/\.ipynb$/, "");
+
+/** The largest output a notebook may show: each is one kernel message, far below a megabyte. */
+const MAX_OUTPUT_BYTES = 400_000;
+
+/** Math that only MathJax turns into formulas: `$…$`, `$$…$$` or a TeX command. */
+const TEX = /\$[^$\n]+\$|\\[A-Za-z]+/;
+
+/** Markdown without its code: fenced blocks and inline code spans. */
+function prose(markdown: string): string {
+  return markdown.replace(/```[\s\S]*?```/g, "").replace(/`[^`\n]*`/g, "");
+}
 
 async function read(path: string): Promise<Notebook> {
   return JSON.parse(await Deno.readTextFile(path));
@@ -94,13 +111,33 @@ Deno.test("committed notebooks: Deno kernel, intro first, outputs of a non-quick
       `${name}: every figure cell has its output`,
     );
     assertEquals(missingOutputs(notebook), [], `${name} was committed with outputs missing`);
+    const figureCells = code.filter((cell) => FIGURE_CALL.test(text(cell.source)));
+    if (figureCells.length > 0) {
+      const loader = code.findIndex((cell) => /^await loadPlotly\(\);/m.test(text(cell.source)));
+      assert(loader >= 0, `${name} shows figures: its first cell must \`await loadPlotly();\``);
+      assertLess(loader, code.indexOf(figureCells[0]), `${name} loads plotly.js before a figure`);
+      assert(
+        code[loader].outputs?.some((output) =>
+          text(output.data?.["text/plain"]) === COMMITTED_PLOTLY_TEXT
+        ),
+        `${name}: committed without plotly.js's pieces, with a line in their place`,
+      );
+    }
+    for (const cell of notebook.cells.filter((cell) => cell.cell_type === "markdown")) {
+      const tex = prose(text(cell.source)).match(TEX);
+      assert(
+        !tex,
+        `${name}: "${tex?.[0]}" in a markdown cell: write math in Unicode (pₖ, Σⱼ hⱼ², θ), ` +
+          "which reads the same in Jupyter, on GitHub and in an offline html export",
+      );
+    }
     const all = printed(notebook);
     assert(!all.includes('run size "quick"'), `${name} was committed with quick-run outputs`);
     assertMatch(all, /run size "(default|full)"/, `${name} says which run size made its outputs`);
     for (const { output } of outputs(notebook)) {
       assert(output.output_type !== "error", `${name} was committed with an error output`);
       const html = text(output.data?.["text/html"]);
-      assert(!html.includes("<script"), `${name}: committed figures carry no scripts`);
+      assert(!html.includes("<script"), `${name}: committed outputs carry no scripts`);
       if (output.data?.[PLOTLY_JSON]) {
         assert(
           output.data["image/png"] || html === COMMITTED_FIGURE_HTML,
@@ -111,7 +148,16 @@ Deno.test("committed notebooks: Deno kernel, intro first, outputs of a non-quick
   }
 });
 
-/** A notebook with one text output and two figures, as the kernel makes them. */
+/** A piece of plotly.js, as `loadPlotly` shows it. */
+function plotlyPartOutput(index: number, count: number): Output {
+  return {
+    output_type: "display_data",
+    metadata: { [PLOTLY_PART_METADATA]: { index, count } },
+    data: { "text/html": `<script>/* piece ${index} */</script>`, "text/plain": "plotly.js" },
+  };
+}
+
+/** A notebook with plotly.js's pieces, a text output and two figures, as the kernel makes them. */
 function executedNotebook(): Notebook {
   const figure = (title: string) => ({
     output_type: "display_data" as const,
@@ -127,6 +173,16 @@ function executedNotebook(): Notebook {
       { cell_type: "markdown", source: "# demo", metadata: {} },
       {
         cell_type: "code",
+        source: "await loadPlotly();\nawait size.report(`ready`);",
+        metadata: {},
+        outputs: [
+          plotlyPartOutput(0, 2),
+          plotlyPartOutput(1, 2),
+          { output_type: "display_data", metadata: {}, data: { "text/plain": "ready" } },
+        ],
+      },
+      {
+        cell_type: "code",
         source: "draw()",
         metadata: {},
         outputs: [{ output_type: "stream", text: "hello\n" }, figure("a"), figure("b")],
@@ -138,41 +194,35 @@ function executedNotebook(): Notebook {
   };
 }
 
-Deno.test("withPlotly puts plotly.js into the first figure only", async () => {
-  const notebook = executedNotebook();
-  const [first, second] = outputs(await withPlotly(notebook)).slice(1).map(({ output }) =>
-    text(output.data?.["text/html"])
-  );
-  assertGreater(first.length, 1_000_000);
-  assertMatch(first, /<script type="text\/javascript">[\s\S]*<div id="a">/);
-  assertEquals(second, text(outputs(notebook)[2].output.data?.["text/html"]));
-  assertLess(
-    text(outputs(notebook)[1].output.data?.["text/html"]).length,
-    100,
-    "the input is untouched",
-  );
-});
-
 Deno.test("forCommit keeps the plotly JSON and drops scripts, for a PNG or a note", async () => {
   const notebook = executedNotebook();
-  const noted = outputs(await forCommit(notebook)).slice(1).map(({ output }) => output.data!);
+  const committed = await forCommit(notebook);
+  // plotly.js's pieces become one line of text, where the first piece was.
+  assertEquals(committed.cells[1].outputs?.map((output) => text(output.data?.["text/plain"])), [
+    COMMITTED_PLOTLY_TEXT,
+    "ready",
+  ]);
+  assertEquals(missingOutputs(committed), []);
+  const noted = committed.cells[2].outputs!.slice(1).map((output) => output.data!);
   assertEquals(noted.map((data) => data["text/html"]), [
     COMMITTED_FIGURE_HTML,
     COMMITTED_FIGURE_HTML,
   ]);
-  assertEquals(noted[0][PLOTLY_JSON], outputs(notebook)[1].output.data![PLOTLY_JSON]);
+  assertEquals(noted[0][PLOTLY_JSON], notebook.cells[2].outputs![1].data![PLOTLY_JSON]);
   const drawn: string[] = [];
   const withPng = await forCommit(notebook, (figure) => {
     drawn.push((figure.layout as { title: { text: string } }).title.text);
     return Promise.resolve("iVBORw0KGgo=");
   });
   assertEquals(drawn, ["a", "b"]);
-  for (const { output } of outputs(withPng).slice(1)) {
+  for (const output of withPng.cells[2].outputs!.slice(1)) {
     assertEquals(output.data?.["image/png"], "iVBORw0KGgo=");
     assertEquals(output.data?.["text/html"], undefined);
     assertEquals(output.data?.["text/plain"] !== undefined, true);
   }
-  assertEquals(outputs(withPng)[0].output.text, "hello\n");
+  assertEquals(withPng.cells[2].outputs![0].text, "hello\n");
+  assert(!serialize(withPng).includes("<script"), "nothing committed runs a script");
+  assertEquals(notebook.cells[1].outputs?.length, 3, "the input is untouched");
 });
 
 Deno.test("missingOutputs counts the top-level reports and displays of each cell", () => {
@@ -189,6 +239,7 @@ Deno.test("missingOutputs counts the top-level reports and displays of each cell
     cells: [
       cell("await size.report(`a`);\nawait Deno.jupyter.display(plot);", 2),
       cell("await size.report(`a`);\nconst x = 1;\nawait size.report(\n  `b`,\n);", 1),
+      cell("await show(plot);\nawait loadPlotly();", 1),
       // Indented: inside a function or a branch, it may or may not run.
       cell("async function f() {\n  await size.report(`a`);\n}", 0),
       { cell_type: "markdown", source: "await size.report(`not code`)", metadata: {} },
@@ -197,7 +248,17 @@ Deno.test("missingOutputs counts the top-level reports and displays of each cell
     nbformat: 4,
     nbformat_minor: 5,
   };
-  assertEquals(missingOutputs(notebook), ["cell 1: 1 of 2 outputs"]);
+  assertEquals(missingOutputs(notebook), ["cell 1: 1 of 2 outputs", "cell 2: 1 of 2 outputs"]);
+
+  // All pieces of plotly.js, or the figures cannot draw.
+  const loader = (indices: number[]) => ({
+    cell_type: "code" as const,
+    source: "await loadPlotly();",
+    metadata: {},
+    outputs: indices.map((i) => plotlyPartOutput(i, 4)),
+  });
+  const pieces: Notebook = { ...notebook, cells: [loader([0, 1, 2, 3]), loader([1, 3])] };
+  assertEquals(missingOutputs(pieces), ["cell 1: plotly.js parts 1, 3 of 4 missing"]);
 });
 
 Deno.test("the notebooks' code type-checks", async () => {
@@ -233,6 +294,10 @@ const ignore = ignoreUnless(
   missing === undefined,
   `Jupyter with the repository's Deno kernelspec (${missing})`,
 );
+const noChromium = ignoreUnless(
+  findChromium(),
+  "Chromium (chromium, chromium-browser or google-chrome), for the html exports",
+);
 const mnist = sharedPath("data/mnist");
 // The kernel inherits FF_BACKEND (CI runs these once more with FF_BACKEND=webgpu); unset, the
 // notebooks' setBackend() picks auto's blas or wasm.
@@ -243,9 +308,10 @@ for (const path of listNotebooks()) {
   Deno.test({
     name: `${name} runs top to bottom in quick mode${
       backend ? ` on ${backend}` : ""
-    } and shows every figure`,
+    }, keeps every output, draws every figure`,
     ignore,
-    async fn() {
+    async fn(t) {
+      // executeNotebook throws if an output or a piece of plotly.js went missing.
       const { notebook } = await executeNotebook(path, {
         size: "quick",
         timeoutSeconds: 300,
@@ -265,9 +331,33 @@ for (const path of listNotebooks()) {
         assertMatch(all, /done in \d/, `${name}: training progress reached its end`);
       }
       if (name === "04_training") assertMatch(all, /test error: 0\.\d{4}/);
-      // Figures come from the kernel without plotly.js (FF_INLINE_PLOTLY=0): small messages.
-      const bytes = JSON.stringify(notebook).length;
-      assertLess(bytes, 1_000_000, `${name}'s outputs are ${bytes} bytes`);
+      // Each output came as one kernel message: none may be large.
+      for (const { cell, output } of outputs(notebook)) {
+        const bytes = JSON.stringify(output).length;
+        assertLess(bytes, MAX_OUTPUT_BYTES, `${name}: an output of cell ${cell} is ${bytes} bytes`);
+      }
+      const figures = outputs(notebook).filter(({ output }) => output.data?.[PLOTLY_JSON]).length;
+
+      await t.step({
+        name: "its plain html export draws every figure in Chromium, asking no server",
+        ignore: noChromium,
+        async fn() {
+          const dir = await Deno.makeTempDir({ prefix: "ff-notebook-html-" });
+          try {
+            const executed = `${dir}/${name}.ipynb`;
+            await Deno.writeTextFile(executed, serialize(notebook));
+            const html = await exportHtml(executed, dir);
+            const { dom, requests } = await renderInChromium(html, { timeoutMs: 120_000 });
+            assertEquals(requests, []);
+            assertEquals(countPlots(dom), figures, `${name}: plots drawn of ${figures} figures`);
+            assert(countMainSvgs(dom) >= 2 * figures, `${countMainSvgs(dom)} main-svg elements`);
+            assert(!dom.includes('class="ff-plot">plotly.js is not loaded'), "plotly.js loaded");
+            assertMatch(dom, /class="ff-plotly-note">plotly\.js [\d.]+ is on this page/);
+          } finally {
+            await Deno.remove(dir, { recursive: true });
+          }
+        },
+      });
     },
   });
 }

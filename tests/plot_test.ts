@@ -1,8 +1,10 @@
 import {
   assert,
   assertEquals,
+  assertLess,
   assertMatch,
   assertNotEquals,
+  assertRejects,
   assertStringIncludes,
   assertThrows,
 } from "@std/assert";
@@ -15,10 +17,13 @@ import {
   figureHtml,
   heatmap,
   histogram,
+  loadPlotly,
   lossCurves,
   type MimeBundle,
   mimeBundle,
   Plot,
+  PLOTLY_PART_CHARS,
+  plotlyParts,
   plotlySource,
 } from "../lib/plot/plot.ts";
 
@@ -28,52 +33,41 @@ function count(text: string, part: string): number {
   return text.split(part).length - 1;
 }
 
-/** A stretch of plotly.js that is only in an html that carries the library. */
-async function librarySignature(): Promise<string> {
-  return (await plotlySource()).slice(0, 400);
-}
-
 function divIdOf(html: string): string {
   const match = html.match(/<div id="([^"]+)" class="ff-plot">/);
   assert(match, "the html has a plot div");
   return match[1];
 }
 
-// First in this file on purpose: it needs a session in which no figure was displayed yet.
-Deno.test("mimeBundle: plotly JSON is the figure; plotly.js is inlined once per session", async () => {
+Deno.test("mimeBundle: plotly JSON is the figure; the html draws it with the page's plotly.js", async () => {
   const first = lossCurves([[0.9, 0.5, 0.3]], "first");
   const second = histogram({ positive: [5, 6], negative: [1, 2] }, "second", "goodness");
-  // Formatted concurrently, as a kernel may: still only the first carries the library.
-  const bundles = await Promise.all([mimeBundle(first), mimeBundle(second)]);
-  const signature = await librarySignature();
+  const bundles = [mimeBundle(first), mimeBundle(second)];
+  const signature = (await plotlySource()).slice(0, 400);
 
   for (const [bundle, figure] of [[bundles[0], first], [bundles[1], second]] as const) {
     assertEquals(Object.keys(bundle).sort(), [PLOTLY_MIME, "text/html", "text/plain"]);
     assertEquals(bundle[PLOTLY_MIME], { data: figure.data, layout: figure.layout });
     const html = bundle["text/html"] as string;
-    const id = divIdOf(html);
     assertEquals(count(html, "Plotly.newPlot("), 1);
-    assertStringIncludes(html, `Plotly.newPlot("${id}", `);
+    assertStringIncludes(html, `Plotly.newPlot("${divIdOf(html)}", `);
+    assertEquals(count(html, signature), 0, "no figure carries plotly.js");
+    assertLess(html.length, 2_000);
   }
   const htmls = bundles.map((bundle) => bundle["text/html"] as string);
-  assertEquals(htmls.map((html) => count(html, signature)), [1, 0]);
   assertNotEquals(divIdOf(htmls[0]), divIdOf(htmls[1]));
   assertEquals(bundles[0]["text/plain"], 'Plot "first": 1 trace (scatter)');
   assertEquals(bundles[1]["text/plain"], 'Plot "second": 2 traces (histogram)');
 });
 
-Deno.test("Plot displays through Symbol.for('Jupyter.display'); inlinePlotly brings the library back", async () => {
-  const signature = await librarySignature();
+Deno.test("Plot displays through Symbol.for('Jupyter.display')", () => {
   const figure = { data: [{ type: "bar", y: [1, 2] }], layout: {} };
-  // What the kernel does with a cell's result: look the method up by the registered symbol.
-  const display = (plot: Plot) =>
-    (plot as unknown as Record<symbol, () => Promise<MimeBundle>>)[Symbol.for("Jupyter.display")]();
-  const plain = await display(new Plot(figure));
-  const inlined = await display(new Plot(figure, { inlinePlotly: true }));
-  assertEquals(plain[PLOTLY_MIME], figure);
-  assertEquals(count(plain["text/html"] as string, signature), 0);
-  assertEquals(count(inlined["text/html"] as string, signature), 1);
-  assertEquals(plain["text/plain"], 'Plot "untitled": 1 trace (bar)');
+  // What the kernel and `show` do with a value: look the method up by the registered symbol.
+  const view = (plot: Plot) =>
+    (plot as unknown as Record<symbol, () => MimeBundle>)[Symbol.for("Jupyter.display")]();
+  const bundle = view(new Plot(figure));
+  assertEquals(bundle[PLOTLY_MIME], figure);
+  assertEquals(bundle["text/plain"], 'Plot "untitled": 1 trace (bar)');
 });
 
 Deno.test("figureHtml: data cannot end the script; a page without plotly.js says so", () => {
@@ -85,11 +79,85 @@ Deno.test("figureHtml: data cannot end the script; a page without plotly.js says
   assertEquals(count(html, "<script"), 1);
   assertStringIncludes(html, "if (!window.Plotly)");
   assertStringIncludes(html, "plotly.js is not loaded on this page");
+  assertStringIncludes(html, "await loadPlotly()");
   assertThrows(() => figureHtml({ data: [], layout: {} }, 'x" onload="'), Error, "divId");
 });
 
-Deno.test("Plot rejects a figure without a data array", () => {
+Deno.test("Plot rejects a figure without a data array, or with a trace type lib/'s plotly.js lacks", () => {
   assertThrows(() => new Plot({ layout: {} } as unknown as Figure), Error, "data");
+  assertThrows(
+    () => new Plot({ data: [{ type: "scatter3d", x: [1], y: [1], z: [1] }], layout: {} }),
+    Error,
+    'trace type "scatter3d" is not in lib/\'s plotly.js bundle: use one of bar, box,',
+  );
+  // No type: plotly's default, scatter.
+  assertEquals(new Plot({ data: [{ y: [1] }], layout: {} }).data.length, 1);
+});
+
+/**
+ * Runs the scripts of part bundles, in the given order, against a stand-in page; returns the
+ * scripts the page ran and what the note says.
+ */
+function runParts(parts: MimeBundle[], order: number[], page: Record<string, unknown> = {}) {
+  const ran: string[] = [];
+  const note = { textContent: "" };
+  const noteId = (parts.at(-1)!["text/html"] as string).match(/^<div id="([^"]+)"/)?.[1];
+  const document = {
+    createElement: () => ({ text: "" }),
+    head: {
+      appendChild: (script: { text: string }) => {
+        ran.push(script.text);
+        page.Plotly = {}; // what running plotly.js does
+      },
+    },
+    getElementById: (id: string) => id === noteId ? note : null,
+  };
+  for (const i of order) {
+    const html = parts[i]["text/html"] as string;
+    const body = html.match(/<script type="text\/javascript">([\s\S]*)<\/script>$/)?.[1];
+    assert(body !== undefined, `part ${i} ends in one script element`);
+    new Function("window", "document", body)(page, document);
+  }
+  return { ran, note: note.textContent };
+}
+
+Deno.test("plotlyParts: plotly.js in pieces under the limit, run once the set is complete", async () => {
+  const source = await plotlySource();
+  const parts = await plotlyParts();
+  assertEquals(parts.length, Math.ceil(source.length / PLOTLY_PART_CHARS));
+  for (const part of parts) {
+    const html = part["text/html"] as string;
+    assertLess(html.length, PLOTLY_PART_CHARS * 1.2, "a part stays near its share of the library");
+    assertEquals(count(html, "</script>"), 1, "the library cannot end the script early");
+    assertEquals(count(html, "<script"), 1);
+    assertMatch(part["text/plain"] as string, /^plotly\.js \d+\.\d+\.\d+, part \d+ of \d+/);
+  }
+  // Any order, repeats included: the library runs once, when the last missing piece arrives.
+  const order = parts.map((_, i) => parts.length - 1 - i);
+  const { ran, note } = runParts(parts, [order[0], ...order]);
+  assertEquals(ran.length, 1);
+  assert(ran[0] === source, "the pieces join into plotly.js exactly");
+  assertMatch(note, /^plotly\.js \d+\.\d+\.\d+ is on this page/);
+  // A page that has plotly.js already runs nothing again.
+  assertEquals(runParts(parts, order, { Plotly: {} }).ran, []);
+  // Pieces missing: the note says how many arrived.
+  assertMatch(
+    runParts(parts, [parts.length - 1, 0]).note,
+    /pieces on this page so far, of \d+: 2$/,
+  );
+});
+
+Deno.test("plotlyParts: a small source in small pieces, surrogate pairs split or not", async () => {
+  const source = "/* plotly.js v9.9.9 */ var s = '</script> \u{1F600} \u2028';";
+  const parts = await plotlyParts({ source, partChars: 7 });
+  assertEquals(parts.length, Math.ceil(source.length / 7));
+  assertEquals(runParts(parts, parts.map((_, i) => i)).ran, [source]);
+  assertStringIncludes(parts[0]["text/plain"] as string, "plotly.js 9.9.9, part 1 of");
+  await assertRejects(() => plotlyParts({ source, partChars: 0 }), Error, "partChars");
+});
+
+Deno.test("loadPlotly outside Jupyter does nothing", async () => {
+  await loadPlotly();
 });
 
 Deno.test("lossCurves: one line per layer over epochs 1..n", () => {
@@ -189,8 +257,8 @@ Deno.test("confusionCounts / confusionMatrix: counts match a small example and s
   assertThrows(() => confusionCounts([0], [0, 1], 3), Error, "one prediction per label");
 });
 
-Deno.test("plotlySource is plotly.js", async () => {
+Deno.test("plotlySource is plotly.js, the cartesian bundle", async () => {
   const source = await plotlySource();
-  assertMatch(source.slice(0, 200), /plotly\.js v\d+\.\d+\.\d+/);
+  assertMatch(source.slice(0, 200), /plotly\.js \(cartesian - minified\) v\d+\.\d+\.\d+/);
   assert(source.length > 1_000_000, `plotly.js is only ${source.length} characters`);
 });

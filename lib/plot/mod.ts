@@ -4,8 +4,10 @@
  *
  * @example
  * ```ts
- * import { lossCurves } from "./mod.ts";
- * lossCurves([[0.9, 0.6, 0.4]]); // a cell's last expression: Jupyter draws it
+ * import { loadPlotly, lossCurves } from "./mod.ts";
+ * import { show } from "../jupyter.ts";
+ * await loadPlotly(); // once, in a notebook's first cell
+ * await show(lossCurves([[0.9, 0.6, 0.4]])); // Jupyter draws it
  * ```
  *
  * @module
@@ -21,9 +23,15 @@ export {
   type HeatmapOptions,
   histogram,
   lineChart,
+  loadPlotly,
   lossCurves,
+  type MimeBundle,
   mimeBundle,
   Plot,
+  PLOTLY_PART_CHARS,
+  PLOTLY_PART_METADATA,
+  PLOTLY_TRACE_TYPES,
+  plotlyParts,
   plotlyScriptTag,
   plotlySource,
 } from "./plot.ts";

@@ -2,23 +2,25 @@
  * Plotly figures that show themselves in Jupyter, and the small set of figures the notebooks
  * and the training report draw.
  *
- * A {@linkcode Plot} returned as a cell's last expression (or passed to `Deno.jupyter.display`)
- * becomes a MIME bundle with three views, so that every viewer finds one it can draw:
- * `application/vnd.plotly.v1+json` for JupyterLab's and VS Code's plotly renderers,
- * `text/html` that draws with plotly.js loaded offline (nbconvert, GitHub-less viewers), and
- * `text/plain`. The 4.7 MB plotly.js is inlined into the html of the first figure of a kernel
- * session only; later figures find it as `window.Plotly` on the same page. With env
- * `FF_INLINE_PLOTLY=0` no figure carries it unless asked to (`inlinePlotly`): whoever turns the
- * outputs into a page adds it once (cli/notebooks.ts does), because the Deno kernel can drop or
- * garble a multi-megabyte message, and the outputs of the cells after it.
+ * A {@linkcode Plot} shown with `show` (../jupyter.ts), returned as a cell's last expression or
+ * passed to `Deno.jupyter.display` becomes a MIME bundle with three views, so that every viewer
+ * finds one it can draw: `application/vnd.plotly.v1+json` for JupyterLab's and VS Code's plotly
+ * renderers, `text/html` that draws with the page's plotly.js (classic Jupyter, nbconvert's
+ * html), and `text/plain`.
  *
- * Nothing here touches `Deno.jupyter`, which throws outside the kernel, so the module loads
- * (and is tested) anywhere.
+ * plotly.js itself (the 1.5 MB "cartesian" bundle, which has every trace type lib/ draws) gets
+ * onto the page through {@linkcode loadPlotly}, in a notebook's first cell: in pieces of at most
+ * {@linkcode PLOTLY_PART_CHARS} characters, since the Deno kernel loses outputs around a
+ * multi-megabyte message, and anew each time the cell runs, since the kernel cannot know whether
+ * the page it sends to (reloaded, a second tab) already has the library. The pieces are outputs
+ * of that cell, so a saved notebook and its html export carry the library too, once.
  *
  * @module
  */
 import { OPTIONAL } from "../deps.ts";
-import { readEnv } from "../env.ts";
+import { jupyterDisplay, type MimeBundle } from "../jupyter.ts";
+
+export type { MimeBundle };
 
 /** A plotly figure: traces and layout, exactly as `Plotly.newPlot` takes them. */
 export interface Figure {
@@ -26,25 +28,45 @@ export interface Figure {
   layout: object;
 }
 
-/** A Jupyter MIME bundle: MIME type to content. */
-export type MimeBundle = Record<string, unknown>;
-
 const JUPYTER_DISPLAY = Symbol.for("Jupyter.display");
 
 /** The plotly.js config of every figure: resizes with its cell, no plotly.com logo. */
 const PLOTLY_CONFIG = { responsive: true, displaylogo: false };
 
+/** The file of {@linkcode OPTIONAL}.plotly: plotly.js with only the 2-D trace types. */
+const PLOTLY_FILE = "plotly-cartesian.min.js";
+
+/** Trace types in that bundle (its README); others would draw nothing. */
+export const PLOTLY_TRACE_TYPES: readonly string[] = [
+  "bar",
+  "box",
+  "contour",
+  "heatmap",
+  "histogram",
+  "histogram2d",
+  "histogram2dcontour",
+  "image",
+  "pie",
+  "scatter",
+  "scatterternary",
+  "violin",
+];
+
+/** The most characters of plotly.js that one output of {@linkcode loadPlotly} carries. */
+export const PLOTLY_PART_CHARS = 250_000;
+
+/** Output metadata key that marks a piece of plotly.js, for tools that rewrite notebooks. */
+export const PLOTLY_PART_METADATA = "ff_plotly_part";
+
 let plotlyText: Promise<string> | undefined;
-// Module state on purpose: one kernel session is one page, and the library need only be in it once.
-let plotlyInlined = false;
 
 /**
- * The source text of plotly.js (`plotly.min.js` of the pinned npm package), read from Deno's
- * npm cache and kept for the session.
+ * The source text of plotly.js (the pinned npm bundle), read from Deno's npm cache and kept for
+ * the session.
  *
  * @example
  * ```ts
- * const source = await plotlySource(); // about 4.7 MB of JavaScript
+ * const source = await plotlySource(); // about 1.5 MB of JavaScript
  * ```
  */
 export function plotlySource(): Promise<string> {
@@ -58,13 +80,18 @@ async function readPlotlySource(): Promise<string> {
   // this process's npm resolution; importing its package.json gets it there (downloading it
   // into the cache if needed) without running plotly.js, which needs a browser `window`.
   await import(`${OPTIONAL.plotly}/package.json`, { with: { type: "json" } });
-  const url = import.meta.resolve(`${OPTIONAL.plotly}/plotly.min.js`);
+  const url = import.meta.resolve(`${OPTIONAL.plotly}/${PLOTLY_FILE}`);
   if (!url.startsWith("file:")) {
     throw new Error(
       `cannot locate plotly.js (resolved to ${url}): run \`deno cache ${OPTIONAL.plotly}\` first`,
     );
   }
   return await Deno.readTextFile(new URL(url));
+}
+
+/** The version in plotly.js's opening comment, e.g. "4.1.1". */
+function versionOf(source: string): string {
+  return source.slice(0, 300).match(/plotly\.js[^\n]* v(\d+\.\d+\.\d+)/)?.[1] ?? "unknown";
 }
 
 /**
@@ -88,6 +115,101 @@ function scriptJson(value: unknown): string {
 }
 
 /**
+ * plotly.js as MIME bundles of at most `partChars` characters of it each. Each bundle's html
+ * stores its piece on the page; the one that completes the set runs plotly.js, unless the
+ * page has `window.Plotly` already. Pieces may arrive in any order and more than once. The last
+ * bundle also holds a line that says whether plotly.js is on the page.
+ *
+ * @example
+ * ```ts
+ * const parts = await plotlyParts(); // 7 bundles of under 300 KB each
+ * ```
+ */
+export async function plotlyParts(
+  { partChars = PLOTLY_PART_CHARS, source }: { partChars?: number; source?: string } = {},
+): Promise<MimeBundle[]> {
+  if (!Number.isInteger(partChars) || partChars < 1) {
+    throw new Error(`partChars must be a positive integer, got ${partChars}`);
+  }
+  const text = source ?? await plotlySource();
+  const version = versionOf(text);
+  const count = Math.ceil(text.length / partChars);
+  // One store per library text, so that pieces of two versions never mix.
+  const key = scriptJson(`${version}-${text.length}`);
+  const noteId = `ff-plotly-note-${crypto.randomUUID()}`;
+  const loaded = scriptJson(
+    `plotly.js ${version} is on this page: the figures below draw offline.`,
+  );
+  const partial = scriptJson(`plotly.js ${version}: pieces on this page so far, of ${count}: `);
+  return Array.from({ length: count }, (_, i) => {
+    const last = i === count - 1;
+    const piece = text.slice(i * partChars, (i + 1) * partChars);
+    const html = `${last ? `<div id="${noteId}" class="ff-plotly-note"></div>\n` : ""}\
+<script type="text/javascript">
+(function () {
+  var stores = window.ffPlotlyParts = window.ffPlotlyParts || {};
+  var parts = stores[${key}] = stores[${key}] || [];
+  parts[${i}] = ${scriptJson(piece)};${last ? `\n  parts.note = ${scriptJson(noteId)};` : ""}
+  var have = 0;
+  for (var i = 0; i < ${count}; i++) if (typeof parts[i] === "string") have++;
+  if (!window.Plotly && have === ${count}) {
+    var script = document.createElement("script");
+    script.text = parts.join("");
+    document.head.appendChild(script);
+    for (var j = 0; j < ${count}; j++) parts[j] = "";
+  }
+  var note = parts.note && document.getElementById(parts.note);
+  if (note) note.textContent = window.Plotly ? ${loaded} : ${partial} + have;
+})();
+</script>`;
+    return {
+      "text/html": html,
+      "text/plain": `plotly.js ${version}, part ${i + 1} of ${count} (draws the figures below)`,
+    };
+  });
+}
+
+/**
+ * Puts plotly.js on the notebook page, for the figures the notebook shows after it: call it in
+ * the first cell. Each run of the cell sends it again (a page opened anew lacks it). Outside
+ * Jupyter it does nothing.
+ *
+ * @example
+ * ```ts
+ * // a notebook's first cell:
+ * import { loadPlotly } from "../lib/mod.ts";
+ * await loadPlotly();
+ * ```
+ */
+export async function loadPlotly(): Promise<void> {
+  const display = jupyterDisplay();
+  if (!display) return;
+  const parts = await plotlyParts();
+  for (const [index, bundle] of parts.entries()) {
+    await display(bundle, {
+      metadata: { [PLOTLY_PART_METADATA]: { index, count: parts.length } },
+    });
+  }
+}
+
+/** Throws a one-line error for a figure plotly.js (as lib/ ships it) cannot draw. */
+function checkFigure(figure: Figure): void {
+  if (!Array.isArray(figure?.data)) {
+    throw new Error("a figure needs `data`, an array of plotly traces");
+  }
+  for (const trace of figure.data) {
+    const type = (trace as { type?: unknown }).type ?? "scatter";
+    if (typeof type !== "string" || !PLOTLY_TRACE_TYPES.includes(type)) {
+      throw new Error(
+        `trace type "${String(type)}" is not in lib/'s plotly.js bundle: use one of ${
+          PLOTLY_TRACE_TYPES.join(", ")
+        }`,
+      );
+    }
+  }
+}
+
+/**
  * The html that draws `figure` into a new div with id `divId`, assuming plotly.js is (or
  * will be, earlier in the page) loaded as `window.Plotly`; without it the div says so.
  *
@@ -103,9 +225,9 @@ export function figureHtml(figure: Figure, divId: string): string {
       `divId "${divId}" must start with a letter and use only letters, digits, _ and -`,
     );
   }
+  checkFigure(figure);
   const missing = "plotly.js is not loaded on this page, so this plot cannot be drawn: " +
-    "run the notebook from the top (its first plot carries plotly.js), " +
-    "or display this figure with new Plot(figure, { inlinePlotly: true }).";
+    "run the notebook from the top (its first cell loads plotly.js with `await loadPlotly()`).";
   return `<div id="${divId}" class="ff-plot"></div>
 <script type="text/javascript">
 (function () {
@@ -128,43 +250,24 @@ function titleOf(figure: Figure): string | undefined {
   return typeof title === "string" ? title : title?.text;
 }
 
-function inliningTurnedOff(): boolean {
-  return readEnv("FF_INLINE_PLOTLY") === "0";
-}
-
 /**
- * The Jupyter MIME bundle of `figure`. Its html carries plotly.js when this is the first
- * bundle of the session or when `inlinePlotly` is true.
+ * The Jupyter MIME bundle of `figure`.
  *
  * @example
  * ```ts
- * const bundle = await mimeBundle(lossCurves([[0.9, 0.5, 0.3]]));
+ * const bundle = mimeBundle(lossCurves([[0.9, 0.5, 0.3]]));
  * Object.keys(bundle); // ["application/vnd.plotly.v1+json", "text/html", "text/plain"]
  * ```
  */
-export async function mimeBundle(
-  figure: Figure,
-  { inlinePlotly = false }: { inlinePlotly?: boolean } = {},
-): Promise<MimeBundle> {
-  const inlinedBefore = plotlyInlined;
-  // Set before the await, so that figures formatted concurrently carry the library once.
-  plotlyInlined = true;
-  let library = "";
-  if (inlinePlotly || (!inlinedBefore && !inliningTurnedOff())) {
-    try {
-      library = await plotlyScriptTag();
-    } catch (e) {
-      plotlyInlined = inlinedBefore;
-      throw e;
-    }
-  }
+export function mimeBundle(figure: Figure): MimeBundle {
   // Random, not counted: outputs of several notebooks and sessions can share one page.
   const divId = `ff-plot-${crypto.randomUUID()}`;
+  const html = figureHtml(figure, divId);
   const types = [...new Set(figure.data.map((trace) => (trace as { type?: string }).type))];
   const traces = `${figure.data.length} trace${figure.data.length === 1 ? "" : "s"}`;
   return {
     "application/vnd.plotly.v1+json": { data: figure.data, layout: figure.layout },
-    "text/html": library + figureHtml(figure, divId),
+    "text/html": html,
     "text/plain": `Plot "${titleOf(figure) ?? "untitled"}": ${traces} (${types.join(", ")})`,
   };
 }
@@ -174,8 +277,8 @@ export async function mimeBundle(
  *
  * @example
  * ```ts
- * // in a notebook cell, as its last expression:
- * new Plot({ data: [{ type: "scatter", y: [3, 1, 2] }], layout: { title: { text: "demo" } } });
+ * // in a notebook cell:
+ * await show(new Plot({ data: [{ type: "scatter", y: [3, 1, 2] }], layout: { title: { text: "demo" } } }));
  * ```
  */
 export class Plot implements Figure {
@@ -183,25 +286,17 @@ export class Plot implements Figure {
   readonly data: object[];
   /** plotly layout. */
   readonly layout: object;
-  readonly #inlinePlotly: boolean;
 
-  /**
-   * @param figure the traces and layout
-   * @param options `inlinePlotly`: carry plotly.js even if an earlier figure did (for a
-   *   notebook whose first plot's output was cleared)
-   */
-  constructor(figure: Figure, { inlinePlotly = false }: { inlinePlotly?: boolean } = {}) {
-    if (!Array.isArray(figure?.data)) {
-      throw new Error("a figure needs `data`, an array of plotly traces");
-    }
+  /** @param figure the traces and layout */
+  constructor(figure: Figure) {
+    checkFigure(figure);
     this.data = figure.data;
     this.layout = figure.layout ?? {};
-    this.#inlinePlotly = inlinePlotly;
   }
 
   /** The MIME bundle Jupyter shows; see {@linkcode mimeBundle}. */
-  [JUPYTER_DISPLAY](): Promise<MimeBundle> {
-    return mimeBundle(this, { inlinePlotly: this.#inlinePlotly });
+  [JUPYTER_DISPLAY](): MimeBundle {
+    return mimeBundle(this);
   }
 }
 

@@ -178,9 +178,7 @@ function jupyterMode(display: JupyterDisplay, prefix: string, now: () => number)
       finished.map((line) => `<div>${escapeHtml(line)}</div>`).join("") +
       `<progress value="${s.done}" max="${s.total}" style="width:20em"></progress> ` +
       `${escapeHtml(prefix + status)}</div>`;
-    // raw: the bundle is shown as given, rather than printed as an object.
     await display({ "text/plain": text, "text/html": html }, {
-      raw: true,
       display_id: displayId,
       ...(shown ? { update: true } : {}),
     });
