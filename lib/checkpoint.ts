@@ -144,16 +144,19 @@ export async function readCheckpoint(dir: string): Promise<SavedCheckpoint | und
  *
  * @example Full batch: a notebook cell stopped mid-run goes on from its last checkpoint when run again
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { combineXY, FFNN, negativeLabels, tf } from "./core/mod.ts";
  * import { openCheckpoint } from "./checkpoint.ts";
  * const x = tf.randomUniform([40, 6], 0, 1, "float32", 1) as tf.Tensor2D;
  * const y = Array.from({ length: 40 }, (_, i) => i % 10);
  * const net = new FFNN([16, 8, 8], { epochs: 20, seed: 1 });
- * const checkpoint = await openCheckpoint(net, { dir: "runs/notebook", everyMinutes: 1 });
+ * const dir = await Deno.makeTempDir(); // in a notebook, e.g. "runs/notebook"
+ * const checkpoint = await openCheckpoint(net, { dir, everyMinutes: 1 });
  * await net.train(combineXY(x, y), combineXY(x, negativeLabels(y, { seed: 1 })), {
  *   start: checkpoint.start,
  *   onEpoch: checkpoint.onEpoch(),
  * });
+ * assertEquals(checkpoint.start, { layer: 0, epoch: 1 }); // a new run; run again, it would go on
  * // Mini-batches: net.trainMiniBatch(x, y, { ..., startEpoch: checkpoint.start.epoch, onEpoch })
  * ```
  */

@@ -34,8 +34,10 @@ const MARKER_PREFIX = "ff-sent-";
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { kernelIopubAddress } from "./iopub.ts";
- * kernelIopubAddress(); // { hostname: "127.0.0.1", port: 50123 } inside `deno jupyter --kernel`
+ * // { hostname: "127.0.0.1", port: 50123 } inside `deno jupyter --kernel`; here, outside it:
+ * assertEquals(kernelIopubAddress(), undefined);
  * ```
  */
 export function kernelIopubAddress(): IopubAddress | undefined {
@@ -284,9 +286,12 @@ async function subscribe(
  *
  * @example
  * ```ts
+ * // Inside the Deno kernel (this example is only type-checked there):
  * import { sent } from "./iopub.ts";
- * Deno.jupyter.broadcast("display_data", { data: { "text/plain": "hi" }, metadata: {}, transient: {} });
- * await sent(Deno.jupyter.broadcast); // "hi" is on its way to Jupyter, ahead of the cell's end
+ * if (Deno.env.get("JPY_PARENT_PID")) {
+ *   await Deno.jupyter.broadcast("display_data", { data: { "text/plain": "hi" }, metadata: {}, transient: {} });
+ *   await sent(Deno.jupyter.broadcast); // "hi" is on its way to Jupyter, ahead of the cell's end
+ * }
  * ```
  */
 export async function sent(

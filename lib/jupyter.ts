@@ -46,7 +46,7 @@ function kernelBroadcast(): Broadcast | undefined {
  * @example
  * ```ts
  * import { jupyterDisplay } from "./jupyter.ts";
- * const display = jupyterDisplay();
+ * const display = jupyterDisplay(); // undefined here: this example runs outside Jupyter
  * if (display) await display({ "text/plain": "hello" });
  * else console.log("hello");
  * ```

@@ -66,7 +66,10 @@ let plotlyText: Promise<string> | undefined;
  *
  * @example
  * ```ts
- * const source = await plotlySource(); // about 1.5 MB of JavaScript
+ * import { assert } from "@std/assert";
+ * import { plotlySource } from "./plot.ts";
+ * const source = await plotlySource();
+ * assert(source.length > 1e6); // about 1.5 MB of JavaScript
  * ```
  */
 export function plotlySource(): Promise<string> {
@@ -122,7 +125,10 @@ function scriptJson(value: unknown): string {
  *
  * @example
  * ```ts
- * const parts = await plotlyParts(); // 7 bundles of under 300 KB each
+ * import { assert } from "@std/assert";
+ * import { plotlyParts } from "./plot.ts";
+ * const parts = await plotlyParts();
+ * assert(parts.every((part) => JSON.stringify(part).length < 300_000)); // each one small message
  * ```
  */
 export async function plotlyParts(
@@ -176,8 +182,8 @@ export async function plotlyParts(
  *
  * @example
  * ```ts
- * // a notebook's first cell:
- * import { loadPlotly } from "../lib/mod.ts";
+ * // A notebook's first cell (outside Jupyter, as here, it does nothing):
+ * import { loadPlotly } from "./plot.ts";
  * await loadPlotly();
  * ```
  */
@@ -215,8 +221,11 @@ function checkFigure(figure: Figure): void {
  *
  * @example
  * ```ts
+ * import { assertStringIncludes } from "@std/assert";
+ * import { figureHtml, lossCurves } from "./plot.ts";
  * const html = figureHtml(lossCurves([[0.9, 0.5, 0.3]]), "loss");
- * // '<div id="loss" ...></div><script>... Plotly.newPlot("loss", ...) ...</script>'
+ * assertStringIncludes(html, '<div id="loss"');
+ * assertStringIncludes(html, "Plotly.newPlot");
  * ```
  */
 export function figureHtml(figure: Figure, divId: string): string {
@@ -255,8 +264,10 @@ function titleOf(figure: Figure): string | undefined {
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { lossCurves, mimeBundle } from "./plot.ts";
  * const bundle = mimeBundle(lossCurves([[0.9, 0.5, 0.3]]));
- * Object.keys(bundle); // ["application/vnd.plotly.v1+json", "text/html", "text/plain"]
+ * assertEquals(Object.keys(bundle), ["application/vnd.plotly.v1+json", "text/html", "text/plain"]);
  * ```
  */
 export function mimeBundle(figure: Figure): MimeBundle {
@@ -277,7 +288,9 @@ export function mimeBundle(figure: Figure): MimeBundle {
  *
  * @example
  * ```ts
- * // in a notebook cell:
+ * import { show } from "../jupyter.ts";
+ * import { Plot } from "./plot.ts";
+ * // In a notebook cell it draws; elsewhere it prints a line about the figure.
  * await show(new Plot({ data: [{ type: "scatter", y: [3, 1, 2] }], layout: { title: { text: "demo" } } }));
  * ```
  */
@@ -318,7 +331,10 @@ function numbers(values: ArrayLike<number>, what: string): number[] {
  *
  * @example
  * ```ts
- * lossCurves([[0.9, 0.6, 0.4], [0.8, 0.7, 0.5]]); // two lines: "layer 1", "layer 2"
+ * import { assertEquals } from "@std/assert";
+ * import { lossCurves } from "./plot.ts";
+ * const plot = lossCurves([[0.9, 0.6, 0.4], [0.8, 0.7, 0.5]]);
+ * assertEquals(plot.data.map((trace) => (trace as { name: string }).name), ["layer 1", "layer 2"]);
  * ```
  */
 export function lossCurves(
@@ -350,8 +366,10 @@ export function lossCurves(
  *
  * @example
  * ```ts
+ * import { assertEquals } from "@std/assert";
  * import { lineChart } from "./plot.ts";
- * lineChart({ goodness: [0.05, 0.03], softmax: [0.04, 0.02] }, { x: [5, 10], yTitle: "test error" });
+ * const plot = lineChart({ goodness: [0.05, 0.03], softmax: [0.04, 0.02] }, { x: [5, 10] });
+ * assertEquals(plot.data.length, 2); // a line per readout
  * ```
  */
 export function lineChart(
@@ -381,7 +399,10 @@ export function lineChart(
  *
  * @example
  * ```ts
- * histogram({ positive: [5.1, 6.3, 4.8], negative: [0.4, 1.2, 0.9] }, "Goodness", "goodness");
+ * import { assertEquals } from "@std/assert";
+ * import { histogram } from "./plot.ts";
+ * const plot = histogram({ positive: [5.1, 6.3, 4.8], negative: [0.4, 1.2, 0.9] }, "Goodness", "goodness");
+ * assertEquals(plot.data.length, 2); // overlaid
  * ```
  */
 export function histogram(
@@ -430,7 +451,10 @@ export interface HeatmapOptions {
  *
  * @example
  * ```ts
- * heatmap([[1, 2], [3, 4]], { title: "weights", showValues: true });
+ * import { assertEquals } from "@std/assert";
+ * import { heatmap } from "./plot.ts";
+ * const plot = heatmap([[1, 2], [3, 4]], { title: "weights", showValues: true });
+ * assertEquals((plot.data[0] as { z: number[][] }).z, [[1, 2], [3, 4]]);
  * ```
  */
 export function heatmap(z: ArrayLike<number>[], options: HeatmapOptions = {}): Plot {
@@ -478,7 +502,12 @@ const SIDE = 28;
  *
  * @example
  * ```ts
- * digitGrid([mnist.test.images.subarray(0, 784)], ["label " + mnist.test.labels[0]]);
+ * import { assertEquals } from "@std/assert";
+ * import { loadMnistOrSubset } from "../data/mod.ts";
+ * import { digitGrid } from "./plot.ts";
+ * const mnist = await loadMnistOrSubset("data/mnist");
+ * const plot = digitGrid([mnist.test.images.subarray(0, 784)], [`label ${mnist.test.labels[0]}`]);
+ * assertEquals(plot.data.length, 1); // one image
  * ```
  */
 export function digitGrid(
@@ -584,7 +613,11 @@ export interface BarChartOptions {
  *
  * @example
  * ```ts
- * barChart({ "image 0 (true 7)": goodnessPerLabel }, { xTitle: "label", yTitle: "goodness" });
+ * import { assertEquals } from "@std/assert";
+ * import { barChart } from "./plot.ts";
+ * const goodnessPerLabel = [0.1, 0.2, 0.1, 0.3, 0.2, 0.1, 0.2, 3.5, 0.4, 0.6];
+ * const plot = barChart({ "image 0 (true 7)": goodnessPerLabel }, { xTitle: "label", yTitle: "goodness" });
+ * assertEquals((plot.data[0] as { x: string[] }).x.length, 10); // a bar per label
  * ```
  */
 export function barChart(
@@ -619,7 +652,9 @@ export function barChart(
  *
  * @example
  * ```ts
- * confusionCounts([0, 1, 1], [0, 1, 0], 2); // [[1, 0], [1, 1]]
+ * import { assertEquals } from "@std/assert";
+ * import { confusionCounts } from "./plot.ts";
+ * assertEquals(confusionCounts([0, 1, 1], [0, 1, 0], 2), [[1, 0], [1, 1]]);
  * ```
  */
 export function confusionCounts(
@@ -654,7 +689,10 @@ export function confusionCounts(
  *
  * @example
  * ```ts
- * confusionMatrix(mnist.test.labels, predictions, 10);
+ * import { assertEquals } from "@std/assert";
+ * import { confusionMatrix } from "./plot.ts";
+ * const plot = confusionMatrix([3, 1, 3], [3, 1, 5], 10);
+ * assertEquals((plot.data[0] as { z: number[][] }).z[3][5], 1); // one 3 taken for a 5
  * ```
  */
 export function confusionMatrix(

@@ -37,7 +37,9 @@ export type ProgressCallback = (progress: EpochProgress) => Promise<void>;
  *
  * @example
  * ```ts
- * formatDuration(245_000); // "4m05s"
+ * import { assertEquals } from "@std/assert";
+ * import { formatDuration } from "./progress.ts";
+ * assertEquals(formatDuration(245_000), "4m05s");
  * ```
  */
 export function formatDuration(ms: number): string {
@@ -56,7 +58,9 @@ export function formatDuration(ms: number): string {
  *
  * @example
  * ```ts
- * remainingMs(10_000, 250, 1000); // 30000: a quarter took 10 s, three quarters are left
+ * import { assertEquals } from "@std/assert";
+ * import { remainingMs } from "./progress.ts";
+ * assertEquals(remainingMs(10_000, 250, 1000), 30_000); // a quarter took 10 s, three quarters are left
  * ```
  */
 export function remainingMs(elapsedMs: number, done: number, total: number): number {
@@ -194,9 +198,13 @@ function jupyterMode(display: JupyterDisplay, prefix: string, now: () => number)
  *
  * @example
  * ```ts
- * const onEpoch = progressReporter();
- * await net.train(xPositive, xNegative, { onEpoch });
- * // terminal: [#########-----------] layer 1/2 epoch 450/1000 loss 0.4123 elapsed 9.1s ETA 31.2s
+ * import { tf } from "../core/deps.ts";
+ * import { Layer } from "../core/layer.ts";
+ * import { progressReporter } from "./progress.ts";
+ * const layer = new Layer(3, 4, { epochs: 20 });
+ * const [x, y] = [tf.ones([2, 3]) as tf.Tensor2D, tf.zeros([2, 3]) as tf.Tensor2D];
+ * await layer.train(x, y, { onEpoch: progressReporter() });
+ * // terminal: [#########-----------] layer 1/1 epoch 9/20 loss 0.4123 elapsed 0.1s ETA 0.1s
  * ```
  */
 export function progressReporter(options: ProgressOptions = {}): ProgressCallback {

@@ -26,11 +26,15 @@ th, td { border-bottom: 1px solid #ddd; padding: 0.3em 1em; text-align: left; }
  *
  * @example
  * ```ts
+ * import { assertStringIncludes } from "@std/assert";
+ * import { lossCurves } from "./plot.ts";
+ * import { reportHtml } from "./report.ts";
  * const html = await reportHtml({
  *   title: "FF on MNIST",
  *   summary: { "test error": "6.9%" },
- *   figures: [lossCurves(losses)],
+ *   figures: [lossCurves([[0.9, 0.5, 0.3]])],
  * });
+ * assertStringIncludes(html, "<h1>FF on MNIST</h1>"); // plotly.js inside: it opens offline
  * ```
  */
 export async function reportHtml(report: Report): Promise<string> {
@@ -68,7 +72,9 @@ ${plots.join("\n")}
  *
  * @example
  * ```ts
- * await writeReport("runs/1/report.html", { title: "FF on MNIST", summary: {}, figures: [] });
+ * import { writeReport } from "./report.ts";
+ * const path = `${await Deno.makeTempDir()}/report.html`;
+ * await writeReport(path, { title: "FF on MNIST", summary: {}, figures: [] });
  * ```
  */
 export async function writeReport(path: string, report: Report): Promise<void> {
