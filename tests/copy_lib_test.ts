@@ -47,7 +47,9 @@ Deno.test("the whole lib/, copied, trains on first use: a default backend is cho
 
 Deno.test("the core imports only TensorFlow.js and itself", async () => {
   for await (const entry of Deno.readDir(`${lib}core`)) {
-    const source = await Deno.readTextFile(`${lib}core/${entry.name}`);
+    // Without comments: the JSDoc examples import @std/assert, which is not the module's own.
+    const source = (await Deno.readTextFile(`${lib}core/${entry.name}`))
+      .replace(/\/\*[\s\S]*?\*\//g, "");
     for (const [, specifier] of source.matchAll(/^(?:import|export)[^"]*?from\s+"([^"]+)"/gm)) {
       assert(
         specifier.startsWith("./") || specifier.startsWith("npm:@tensorflow/"),
