@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { type MathBackendCPU, tf } from "../deps.ts";
+import type { MathBackendCPU, tf } from "../deps.ts";
 import { adamUpdate, ffLossAndGradient, goodness, normalizeRows, sgdUpdate } from "../core/mod.ts";
 import { allocateOutput, overwritable } from "./pool.ts";
 
