@@ -90,14 +90,15 @@ const SIZES: Record<RunSizeName, Sizes> = {
     trainSize: 5000,
     epochs: 400,
     testSize: 10_000,
-    miniBatch: { batchSize: 100, epochs: 15 },
+    // trainSize named, undefined: spread over a full-batch recipe's 5,000, it must say "all".
+    miniBatch: { trainSize: undefined, batchSize: 100, epochs: 15 },
     paper: { trainSize: 10_000, epochs: 6 },
   },
   full: {
     trainSize: 50_000,
     epochs: 1000,
     testSize: 10_000,
-    miniBatch: { batchSize: 100, epochs: 60 },
+    miniBatch: { trainSize: undefined, batchSize: 100, epochs: 60 },
     paper: { epochs: 60 },
   },
 };

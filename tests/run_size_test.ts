@@ -76,6 +76,17 @@ Deno.test("size.recipe is a named recipe at the run size", () => {
   assertThrows(() => size.recipe("nope"), Error, "unknown recipe");
 });
 
+Deno.test("the mini-batch size spread over a full-batch recipe trains on all images", () => {
+  for (const vars of [{}, { FF_FULL: "1" }] as Record<string, string>[]) {
+    const size = runSize(env(vars));
+    const config = size.recipe("post", { ...size.miniBatch });
+    assertStrictEquals(config.trainSize, undefined, JSON.stringify(vars));
+    assertEquals(config.batchSize, 100);
+  }
+  const quick = runSize(env({ FF_QUICK: "1" }));
+  assertEquals(quick.recipe("post", { ...quick.miniBatch }).trainSize, 500);
+});
+
 Deno.test("trimTestSplit keeps the first images and labels of the test split", () => {
   const split = (count: number) => ({
     images: Float32Array.from({ length: count * 784 }, (_, i) => i),
