@@ -22,6 +22,10 @@ Deno.test("default initialisation is torch.nn.Linear's U(-1/sqrt(in), 1/sqrt(in)
   const w = a.weight.dataSync();
   assert(w.every((v) => Math.abs(v) <= 1 / 20));
   assert(Math.max(...w) > 0.045 && Math.min(...w) < -0.045, "fills the range");
+  // The bias too: 1/sqrt(in), as torch draws it, not 1/sqrt(out) = 0.14.
+  const bias = a.bias.dataSync();
+  assert(bias.every((v) => Math.abs(v) <= 1 / 20), "bias within 1/sqrt(in)");
+  assert(Math.max(...bias.map(Math.abs)) > 0.04, "bias fills its range");
   assertEquals(Array.from(w), Array.from(b.weight.dataSync()));
   assertEquals(Array.from(a.bias.dataSync()), Array.from(b.bias.dataSync()));
   a.dispose();
