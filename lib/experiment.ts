@@ -165,10 +165,16 @@ export const RECIPES: Readonly<Record<string, Recipe>> = {
  */
 export const INGREDIENTS: readonly { name: string; what: string; changes: Partial<Recipe> }[] = [
   {
+    name: "mini-batches",
+    what: "all layers together on batches of 100 (still Adam), fresh negative labels every epoch",
+    changes: { batchSize: 100 },
+  },
+  {
     name: "RMS normalisation, sum-of-squares goodness",
     what: "pixels in [0, 1]; each layer's input scaled to a mean square of 1, not a length of 1; " +
-      "goodness the sum of h², with the layer's width as threshold",
-    changes: { pixels: "unit", normalize: "rms", goodness: "sum" },
+      "goodness the sum of h², with the layer's width as threshold; Adam's step a tenth (0.003), " +
+      "since at 0.03 every unit of the first layer falls silent within two epochs",
+    changes: { pixels: "unit", normalize: "rms", goodness: "sum", learningRate: 0.003 },
   },
   {
     name: "label over the first pixels",
@@ -176,11 +182,10 @@ export const INGREDIENTS: readonly { name: string; what: string; changes: Partia
     changes: { label: "overlay", labelValue: 1 },
   },
   {
-    name: "mini-batches and SGD",
-    what: "all layers together on batches of 100, SGD with momentum 0.9 and weight cost 0.001, " +
-      "the learning rate cooled down over the second half; Hinton's initial weights",
+    name: "SGD, weight cost, cooldown",
+    what: "Hinton's optimiser: SGD with momentum 0.9, weight cost 0.001 and learning rate 0.01, " +
+      "cooled down over the second half; his initial weights",
     changes: {
-      batchSize: 100,
       optimizer: "sgd",
       learningRate: 0.01,
       momentum: 0.9,

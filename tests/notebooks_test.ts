@@ -35,6 +35,7 @@ const EXPECTED = [
   "03_network",
   "04_training",
   "05_beyond",
+  "06_paper_recipe",
 ];
 
 const PLOTLY_JSON = "application/vnd.plotly.v1+json";
@@ -67,7 +68,7 @@ function printed(notebook: Notebook): string {
   ).join("\n");
 }
 
-Deno.test("the five notebooks are there, in order, and can be picked by prefix", () => {
+Deno.test("the six notebooks are there, in order, and can be picked by prefix", () => {
   assertEquals(listNotebooks().map(stem), EXPECTED);
   assertEquals(listNotebooks(["04", "01_positive_negative_data.ipynb"]).map(stem), [
     "04_training",
