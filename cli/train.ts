@@ -193,8 +193,9 @@ export function inFlagTerms(message: string): string {
     Object.entries(FIELDS).map(([flag, { field }]) => [field, `--${flag}`]),
   );
   names.peerNormalization = "--peer";
+  // Not inside a path or a file name: a run folder called runs/shift stays as it is.
   return message.replace(
-    /(?<![\w-])(trainSize|batchSize|learningRate|weightDecay|peerNormalization|labelValue|epochs|layers|threshold|momentum|dropout|shift|cooldown|negatives|seed)(?![\w-])/g,
+    /(?<![\w./-])(trainSize|batchSize|learningRate|weightDecay|peerNormalization|labelValue|epochs|layers|threshold|momentum|dropout|shift|cooldown|negatives|seed)(?![\w-]|[./]\w)/g,
     (name) => names[name] ?? name,
   );
 }

@@ -2,6 +2,7 @@
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "@std/assert";
 import { loadMnist, loadNetwork, pick, setBackend, tf } from "../lib/mod.ts";
 import { ignoreUnless, sharedPath, webgpuMissing } from "./shared.ts";
+import { inFlagTerms } from "../cli/train.ts";
 
 const mnistDir = sharedPath("data/mnist");
 const cli = new URL("../cli/train.ts", import.meta.url).pathname;
@@ -71,6 +72,17 @@ for (
     ["fast", ["--epochs", "2", "--layers", "50,50"], 1],
   ] as const
 ) {
+  Deno.test("option names become flags in messages, but never inside a path", () => {
+    assertEquals(
+      inFlagTerms("loss became NaN at layer 1 epoch 3: lower learningRate (now 10)."),
+      "loss became NaN at layer 1 epoch 3: lower --lr (now 10).",
+    );
+    assertEquals(
+      inFlagTerms("runs/shift holds the checkpoint of an unfinished run; shift.json, seed"),
+      "runs/shift holds the checkpoint of an unfinished run; shift.json, --seed",
+    );
+  });
+
   Deno.test({
     name:
       `recipe ${name}: a small run writes metrics, loadable weights and a report; bad input later damages nothing`,
