@@ -58,6 +58,11 @@ export interface RunSize {
     trainSize?: number;
     /** Passes over the training images. */
     epochs: number;
+    /**
+     * Quick runs only: the widest hidden layer. Hinton's 1000-wide layers cost minutes even at
+     * 300 images on a software GPU (lavapipe), where CI runs the notebooks a second time.
+     */
+    width?: number;
   };
   /** One line saying which run size this is and what it trains, to print beside results. */
   describe(): string;
@@ -84,7 +89,7 @@ const SIZES: Record<RunSizeName, Sizes> = {
     epochs: 10,
     testSize: 500,
     miniBatch: { trainSize: 500, batchSize: 250, epochs: 2 },
-    paper: { trainSize: 300, epochs: 2 },
+    paper: { trainSize: 300, epochs: 2, width: 100 },
   },
   default: {
     trainSize: 5000,
@@ -151,13 +156,18 @@ export function runSize(
   const sizes = SIZES[name];
   const mnistDir = env("FF_MNIST_DIR") || besideLib("../data/mnist");
   const fit = (r: Recipe): Recipe => {
-    const { trainSize, epochs } = r.batchSize === undefined ? sizes : sizes.paper;
-    return { ...r, trainSize, epochs };
+    if (r.batchSize === undefined) {
+      return { ...r, trainSize: sizes.trainSize, epochs: sizes.epochs };
+    }
+    const { trainSize, epochs, width = Infinity } = sizes.paper;
+    return { ...r, trainSize, epochs, layers: r.layers.map((w) => Math.min(w, width)) };
   };
   const describe = () =>
     `run size "${name}" (${HINTS[name]}): ${count(sizes.trainSize)} training images × ` +
     `${sizes.epochs} epochs per layer (full batch), ${count(sizes.paper.trainSize ?? 50_000)} × ` +
-    `${sizes.paper.epochs} epochs (mini-batches), ${count(sizes.testSize)} test images`;
+    `${sizes.paper.epochs} epochs (mini-batches${
+      sizes.paper.width ? `, layers of at most ${sizes.paper.width}` : ""
+    }), ${count(sizes.testSize)} test images`;
   return {
     name,
     ...sizes,

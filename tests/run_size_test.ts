@@ -71,7 +71,9 @@ Deno.test("size.recipe is a named recipe at the run size", () => {
     ...recipe("hinton"),
     trainSize: size.paper.trainSize,
     epochs: size.paper.epochs,
+    layers: [100, 100, 100], // quick runs narrow Hinton's 1000-wide layers
   });
+  assertEquals(runSize(env({})).recipe("hinton").layers, [1000, 1000, 1000]);
   assertEquals(size.fit(recipe("post")).epochs, size.epochs);
   assertThrows(() => size.recipe("nope"), Error, "unknown recipe");
 });
