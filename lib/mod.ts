@@ -12,14 +12,16 @@
  * - `weights.ts`: saving and loading networks
  * - `checkpoint.ts`: checkpoints, so that a stopped run continues where it left off
  *
- * @example Train Hinton's recipe for a few epochs on 10,000 digits: about 3% test error
+ * @example Train Hinton's recipe for 3 epochs on 10,000 digits: about 6% test error
  * ```ts
+ * import { assert } from "@std/assert";
  * import { loadMnistOrSubset, recipe, runExperiment, setBackend } from "./mod.ts";
  *
  * await setBackend(); // blas where OpenBLAS is installed, else wasm
  * const data = await loadMnistOrSubset("data/mnist");
  * const result = await runExperiment(data, recipe("fast", { trainSize: 10_000, epochs: 3 }));
- * console.log(result.readout, result.testError); // "softmax", about 0.04
+ * console.log(result.readout, result.testError); // "softmax" 0.0642 on full MNIST with OpenBLAS
+ * assert(result.testError < 0.1);
  * result.net.dispose();
  * ```
  *
