@@ -41,6 +41,13 @@ Deno.test("lines mode: a line every tenth of a layer's epochs, and the last", as
   assert(!lines.join("").includes("\r"), "no carriage returns in a log");
 });
 
+Deno.test("lines mode: a line at least every minute when epochs are slow", async () => {
+  const output = await simulate({ mode: "lines" }, { layers: 1, epochs: 200, msPerEpoch: 25_000 });
+  const epochs = [...output.matchAll(/epoch (\d+)\/200/g)].map((m) => Number(m[1]));
+  assertEquals(epochs.slice(0, 8), [3, 6, 9, 12, 15, 18, 20, 23]);
+  assertEquals(epochs.at(-1), 200);
+});
+
 Deno.test("lines mode with few epochs shows every epoch", async () => {
   const lines = (await simulate({ mode: "lines" }, { layers: 1, epochs: 7 })).trimEnd().split("\n");
   assertEquals(lines.length, 7);

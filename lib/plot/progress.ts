@@ -133,13 +133,23 @@ function writeToStdout(text: string): void {
   }
 }
 
-/** A line every ~10% of a layer's epochs, and the last one. */
+/**
+ * A line every ~10% of a layer's epochs, and the last one; and one at least every minute, so
+ * that a long run's log shows it is alive (200 epochs of 20 s would wait 7 minutes for a line).
+ */
 function linesMode(write: (text: string) => void, prefix: string): Show {
+  let lastLineMs = 0;
   return (s) => {
     const every = Math.max(1, Math.ceil(s.epochs / 10));
-    if (s.epoch % every === 0 || isLayerEnd(s)) write(`${prefix}${describe(s)}\n`);
+    if (s.epoch % every === 0 || isLayerEnd(s) || s.elapsedMs - lastLineMs >= LINE_EVERY_MS) {
+      lastLineMs = s.elapsedMs;
+      write(`${prefix}${describe(s)}\n`);
+    }
   };
 }
+
+/** The longest a log goes without a progress line. */
+const LINE_EVERY_MS = 60_000;
 
 /** One line rewritten in place (`\r` + clear line); each finished layer keeps a line. */
 function terminalMode(write: (text: string) => void, prefix: string, now: () => number): Show {
