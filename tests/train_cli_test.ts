@@ -66,23 +66,23 @@ Deno.test("bad flags stop with one line that says what to change, in flags", asy
   for (const dir of [empty, finished, unfinished]) await Deno.remove(dir, { recursive: true });
 });
 
+Deno.test("option names become flags in messages, but never inside a path", () => {
+  assertEquals(
+    inFlagTerms("loss became NaN at layer 1 epoch 3: lower learningRate (now 10)."),
+    "loss became NaN at layer 1 epoch 3: lower --lr (now 10).",
+  );
+  assertEquals(
+    inFlagTerms("runs/shift holds the checkpoint of an unfinished run; shift.json, seed"),
+    "runs/shift holds the checkpoint of an unfinished run; shift.json, --seed",
+  );
+});
+
 for (
   const [name, args, layers] of [
     ["post", ["--recipe", "post", "--epochs", "3"], 2],
     ["fast", ["--epochs", "2", "--layers", "50,50"], 1],
   ] as const
 ) {
-  Deno.test("option names become flags in messages, but never inside a path", () => {
-    assertEquals(
-      inFlagTerms("loss became NaN at layer 1 epoch 3: lower learningRate (now 10)."),
-      "loss became NaN at layer 1 epoch 3: lower --lr (now 10).",
-    );
-    assertEquals(
-      inFlagTerms("runs/shift holds the checkpoint of an unfinished run; shift.json, seed"),
-      "runs/shift holds the checkpoint of an unfinished run; shift.json, --seed",
-    );
-  });
-
   Deno.test({
     name:
       `recipe ${name}: a small run writes metrics, loadable weights and a report; bad input later damages nothing`,

@@ -133,6 +133,9 @@ function writeToStdout(text: string): void {
   }
 }
 
+/** The longest a log goes without a progress line. */
+const LINE_EVERY_MS = 60_000;
+
 /**
  * A line every ~10% of a layer's epochs, and the last one; and one at least every minute, so
  * that a long run's log shows it is alive (200 epochs of 20 s would wait 7 minutes for a line).
@@ -147,9 +150,6 @@ function linesMode(write: (text: string) => void, prefix: string): Show {
     }
   };
 }
-
-/** The longest a log goes without a progress line. */
-const LINE_EVERY_MS = 60_000;
 
 /** One line rewritten in place (`\r` + clear line); each finished layer keeps a line. */
 function terminalMode(write: (text: string) => void, prefix: string, now: () => number): Show {
