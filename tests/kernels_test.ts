@@ -165,7 +165,8 @@ Deno.test({
       p.assign(p1);
       v.assign(v1);
     });
-    await assertClose([p, v], expected, 1e-7, "shared: fresh outputs");
+    // A float or two apart at most: blas rounds (1 - lr·λ)p - lr·v, the formula p - lr(v + λp).
+    await assertClose([p, v], expected, 2e-6, "shared: fresh outputs");
     assert(
       Array.from(held.dataSync()).every((x, i) => x === heldBefore[i]),
       "the clone kept its values",
@@ -193,7 +194,7 @@ Deno.test({
     const before = memory(alone);
     step();
     assert(memory(alone) === before, "the update wrote into the parameter's own memory");
-    await assertClose([alone, velocity], twice, 1e-6, "alone: overwritten in place");
+    await assertClose([alone, velocity], twice, 2e-6, "alone: overwritten in place");
     tf.dispose(twice);
     tf.dispose([p, v, g, alone, velocity, ...expected]);
   },

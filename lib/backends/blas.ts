@@ -24,10 +24,14 @@
  */
 import { type MathBackendCPU, tf } from "../deps.ts";
 import { readEnv } from "../env.ts";
-import { allocateOutput, PooledCPUBackend } from "./pool.ts";
+import { sgdUpdate } from "../core/optim.ts";
+import { allocateOutput, overwritable, PooledCPUBackend } from "./pool.ts";
 
 /** The name the backend registers under, for `tf.setBackend`. */
 export const BLAS_BACKEND = "blas";
+
+/** The kernels this backend computes by OpenBLAS beyond matrix products: keep them over others. */
+export const BLAS_OWN_KERNELS: ReadonlySet<string> = new Set([tf.Sum, sgdUpdate.kernelName]);
 
 /** Above cpu's (1): where OpenBLAS loads, it is what tfjs uses until told otherwise. */
 const BLAS_PRIORITY = 3;
@@ -53,6 +57,8 @@ const SYMBOLS = {
     ],
     result: "void",
   },
+  cblas_saxpy: { parameters: ["i32", "f32", "buffer", "i32", "buffer", "i32"], result: "void" },
+  cblas_sscal: { parameters: ["i32", "f32", "buffer", "i32"], result: "void" },
   openblas_get_config: { parameters: [], result: "pointer", optional: true },
 } as const satisfies Deno.ForeignLibraryInterface;
 
@@ -86,6 +92,10 @@ export interface BlasLibrary {
   /** `openblas_get_config()`, e.g. "OpenBLAS 0.3.21 DYNAMIC_ARCH ... SkylakeX MAX_THREADS=64". */
   config: string;
   sgemm: Sgemm;
+  /** y ← αx + y, in place. */
+  axpy(alpha: number, x: Float32Array, y: Float32Array): void;
+  /** x ← αx, in place. */
+  scal(alpha: number, x: Float32Array): void;
   /** Unloads the library; `sgemm` must not be called afterwards. */
   close(): void;
 }
@@ -209,6 +219,11 @@ export function registerBlasBackend():
     backendName: BLAS_BACKEND,
     kernelFunc: columnSumKernel(found.sgemm, tf.getKernel(tf.Sum, "cpu").kernelFunc),
   });
+  replaceKernel({
+    kernelName: sgdUpdate.kernelName,
+    backendName: BLAS_BACKEND,
+    kernelFunc: sgdUpdateKernel(found),
+  });
   if (tf.engine().findBackendFactory(BLAS_BACKEND) == null) {
     tf.registerBackend(BLAS_BACKEND, () => new PooledCPUBackend(), BLAS_PRIORITY);
   }
@@ -238,7 +253,7 @@ function loaded(
   library: string,
   dylib: Deno.DynamicLibrary<typeof SYMBOLS>,
 ): BlasLibrary {
-  const { cblas_sgemm, openblas_get_config } = dylib.symbols;
+  const { cblas_sgemm, cblas_saxpy, cblas_sscal, openblas_get_config } = dylib.symbols;
   const configPointer = openblas_get_config?.() ?? null;
   const config = configPointer === null ? "" : Deno.UnsafePointerView.getCString(configPointer);
   const sgemm: Sgemm = ({ a, b, c, m, n, k, transposeA, transposeB, beta }) => {
@@ -259,7 +274,15 @@ function loaded(
       n,
     );
   };
-  return { ok: true, library, config, sgemm, close: () => dylib.close() };
+  return {
+    ok: true,
+    library,
+    config,
+    sgemm,
+    axpy: (alpha, x, y) => cblas_saxpy(x.length, alpha, x, 1, y, 1),
+    scal: (alpha, x) => cblas_sscal(x.length, alpha, x, 1),
+    close: () => dylib.close(),
+  };
 }
 
 /** Registers `config`, first dropping a kernel of the same name (no duplicate warning). */
@@ -389,6 +412,32 @@ function columnSumKernel(sgemm: Sgemm, cpuSum: tf.KernelFunc): tf.KernelFunc {
       sgemm({ a, b, c, m: 1, n, k: m, transposeA: false, transposeB: false, beta: 0 });
     }
     return backend.makeTensorInfo(keepDims ? [1, n] : [n], "float32", c);
+  };
+}
+
+/**
+ * sgdUpdate (lib/core/optim.ts) by OpenBLAS's vector operations, SIMD on both cores: the
+ * JavaScript loop took 3 ms per million weights, a sixth of an epoch of Hinton's recipe.
+ *   v ← μv + (1-μ)g,   p ← (1 - lr·λ)p - lr·v
+ */
+function sgdUpdateKernel(blas: BlasLibrary): tf.KernelFunc {
+  return ({ inputs, backend, attrs }) => {
+    const cpu = backend as MathBackendCPU;
+    const { p, v, g } = inputs as Record<"p" | "v" | "g", tf.TensorInfo>;
+    const { learningRate, momentum, weightDecay, overwrite } = attrs as Record<string, number>;
+    // Into the inputs' own memory where the caller replaces them at once and nothing else sees
+    // it; else into copies.
+    const [p1, v1] = [p, v].map((info) => {
+      const values = float32Values(cpu, info);
+      const out = overwrite ? overwritable(cpu, info, values) : allocateOutput(cpu, values.length);
+      if (out !== values) out.set(values);
+      return out;
+    });
+    blas.scal(momentum, v1);
+    blas.axpy(1 - momentum, float32Values(cpu, g), v1);
+    blas.scal(1 - learningRate * weightDecay, p1);
+    blas.axpy(-learningRate, v1, p1);
+    return [p1, v1].map((values) => cpu.makeTensorInfo(p.shape, "float32", values));
   };
 }
 

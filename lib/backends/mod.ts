@@ -17,7 +17,7 @@
  */
 import { OPTIONAL, tf } from "../deps.ts";
 import { readEnv } from "../env.ts";
-import { registerBlasBackend } from "./blas.ts";
+import { BLAS_OWN_KERNELS, registerBlasBackend } from "./blas.ts";
 import { cpuFastPaths } from "./cpu_fast_paths.ts";
 import { CPU_KERNELS } from "./cpu_kernels.ts";
 import { registerWasmBackend } from "./wasm.ts";
@@ -44,8 +44,8 @@ function registerCpuKernels(backendName: string): void {
   const kernels = [...CPU_KERNELS, ...cpuFastPaths(backendName)];
   for (const [kernelName, kernelFunc] of kernels) {
     const existing = tf.getKernel(kernelName, backendName);
-    // blas's own column sum (by sgemm) beats the loop of the fast path.
-    if (kernelName === tf.Sum && backendName === "blas") continue;
+    // blas's own kernels (a column sum by sgemm, SGD by saxpy) beat the JavaScript loops.
+    if (backendName === "blas" && BLAS_OWN_KERNELS.has(kernelName)) continue;
     if (existing !== undefined) tf.unregisterKernel(kernelName, backendName);
     tf.registerKernel({ ...existing, kernelName, backendName, kernelFunc });
   }
