@@ -1,6 +1,7 @@
 /**
  * A TensorFlow.js backend named `"blas"`: tfjs's `cpu` backend with every matrix product
- * (`BatchMatMul`, `_FusedMatMul`) done by OpenBLAS's `cblas_sgemm` through Deno FFI.
+ * (`BatchMatMul`, `_FusedMatMul`, the column sums of `Sum`) done by OpenBLAS's `cblas_sgemm`
+ * through Deno FFI, and the SGD update by its `saxpy` and `sscal`.
  *
  * Why hand-written: tfjs's only BLAS binding is tfjs-node (libtensorflow), which cannot be
  * installed here, and the cpu backend multiplies matrices in plain JavaScript loops, 100x
