@@ -26,7 +26,7 @@
 import { type MathBackendCPU, tf } from "../deps.ts";
 import { readEnv } from "../env.ts";
 import { sgdUpdate } from "../core/optim.ts";
-import { allocateOutput, overwritable, PooledCPUBackend } from "./pool.ts";
+import { allocateOutput, PooledCPUBackend, updateOutputs } from "./pool.ts";
 
 /** The name the backend registers under, for `tf.setBackend`. */
 export const BLAS_BACKEND = "blas";
@@ -426,19 +426,20 @@ function sgdUpdateKernel(blas: BlasLibrary): tf.KernelFunc {
     const cpu = backend as MathBackendCPU;
     const { p, v, g } = inputs as Record<"p" | "v" | "g", tf.TensorInfo>;
     const { learningRate, momentum, weightDecay, overwrite } = attrs as Record<string, number>;
-    // Into the inputs' own memory where the caller replaces them at once and nothing else sees
-    // it; else into copies.
-    const [p1, v1] = [p, v].map((info) => {
-      const values = float32Values(cpu, info);
-      const out = overwrite ? overwritable(cpu, info, values) : allocateOutput(cpu, values.length);
-      if (out !== values) out.set(values);
-      return out;
+    const out = updateOutputs(cpu, [p, v], Boolean(overwrite));
+    // The vector operations work in place: start from the inputs' values where the outputs are
+    // fresh buffers.
+    out.arrays.forEach((array, i) => {
+      const values = float32Values(cpu, [p, v][i]);
+      if (array !== values) array.set(values);
     });
+    const [p1, v1] = out.arrays;
     blas.scal(momentum, v1);
     blas.axpy(1 - momentum, float32Values(cpu, g), v1);
-    blas.scal(1 - learningRate * weightDecay, p1);
+    // No pass over a bias, which has no weight cost: scaling by 1 changes nothing.
+    if (weightDecay !== 0) blas.scal(1 - learningRate * weightDecay, p1);
     blas.axpy(-learningRate, v1, p1);
-    return [p1, v1].map((values) => cpu.makeTensorInfo(p.shape, "float32", values));
+    return out.infos();
   };
 }
 

@@ -12,7 +12,7 @@
  */
 import type { MathBackendCPU, tf } from "../deps.ts";
 import { adamUpdate, ffLossAndGradient, goodness, normalizeRows, sgdUpdate } from "../core/mod.ts";
-import { allocateOutput, overwritable } from "./pool.ts";
+import { allocateOutput, updateOutputs } from "./pool.ts";
 
 type KernelArgs = Parameters<tf.KernelFunc>[0];
 
@@ -129,24 +129,6 @@ function goodnessKernel({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo {
     out[r] = sumSquares / divisor;
   }
   return cpu.makeTensorInfo([rows], "float32", out);
-}
-
-/**
- * Output buffers for an optimiser's update: the inputs' own memory when the caller replaces
- * them at once (`overwrite`) and nothing else sees it, which saves the memory traffic of fresh
- * arrays on every step; else fresh (pooled) ones.
- */
-function updateOutputs(
-  cpu: MathBackendCPU,
-  inputs: tf.TensorInfo[],
-  overwrite: boolean,
-): { arrays: Float32Array[]; infos: () => tf.TensorInfo[] } {
-  const arrays = inputs.map((info) => {
-    const values = valuesOf(cpu, info);
-    return overwrite ? overwritable(cpu, info, values) : allocateOutput(cpu, values.length);
-  });
-  const shape = inputs[0].shape;
-  return { arrays, infos: () => arrays.map((a) => cpu.makeTensorInfo(shape, "float32", a)) };
 }
 
 /** See adamUpdate in lib/core/optim.ts. */

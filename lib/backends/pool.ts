@@ -135,3 +135,21 @@ export function overwritable(
 export function allocateOutput(backend: unknown, length: number): Float32Array {
   return backend instanceof PooledCPUBackend ? backend.allocate(length) : new Float32Array(length);
 }
+
+/**
+ * Output buffers for an optimiser's update: the inputs' own memory when the caller replaces
+ * them at once (`overwrite`) and nothing else sees it, which saves the memory traffic of fresh
+ * arrays on every step; else fresh (pooled) ones.
+ */
+export function updateOutputs(
+  cpu: MathBackendCPU,
+  inputs: tf.TensorInfo[],
+  overwrite: boolean,
+): { arrays: Float32Array[]; infos: () => tf.TensorInfo[] } {
+  const arrays = inputs.map((info) => {
+    const values = cpu.data.get(info.dataId).values as Float32Array;
+    return overwrite ? overwritable(cpu, info, values) : allocateOutput(cpu, values.length);
+  });
+  const shape = inputs[0].shape;
+  return { arrays, infos: () => arrays.map((a) => cpu.makeTensorInfo(shape, "float32", a)) };
+}
