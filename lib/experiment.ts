@@ -149,10 +149,10 @@ export const RECIPES: Readonly<Record<string, Recipe>> = {
   "hinton-shift": {
     ...HINTON,
     name: "hinton-shift",
-    description: "Hinton's recipe with images shifted by up to a pixel and 10% dropout, " +
+    description: "Hinton's recipe with images shifted by up to 2 pixels and 10% dropout, " +
       "for 200 epochs",
     weightDecay: 0.002,
-    shift: 1,
+    shift: 2,
     dropout: 0.1,
     epochs: 200,
   },
@@ -215,9 +215,9 @@ export const INGREDIENTS: readonly { name: string; what: string; changes: Partia
   },
   {
     name: "shifted images and dropout",
-    what: "each image shifted by up to a pixel every epoch, 10% of units dropped, weight cost " +
+    what: "each image shifted by up to 2 pixels every epoch, 10% of units dropped, weight cost " +
       "0.002: the recipe `hinton-shift`",
-    changes: { shift: 1, dropout: 0.1, weightDecay: 0.002 },
+    changes: { shift: 2, dropout: 0.1, weightDecay: 0.002 },
   },
 ];
 
