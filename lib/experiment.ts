@@ -324,7 +324,7 @@ export interface ExperimentResult {
   data: string;
   /** Errors by readout; training error on (up to) the first 10,000 training images. */
   errors: Partial<Record<Readout, Errors>>;
-  /** The readout with the lowest validation error: the run's answer. */
+  /** The readout with the lowest validation error (on a tie, the first of READOUTS): the answer. */
   readout: Readout;
   /** The test error of that readout. */
   testError: number;
