@@ -429,11 +429,11 @@ function sgdUpdateKernel(blas: BlasLibrary): tf.KernelFunc {
     const out = updateOutputs(cpu, [p, v], Boolean(overwrite));
     // The vector operations work in place: start from the inputs' values where the outputs are
     // fresh buffers.
-    out.arrays.forEach((array, i) => {
-      const values = float32Values(cpu, [p, v][i]);
-      if (array !== values) array.set(values);
-    });
     const [p1, v1] = out.arrays;
+    for (const [array, info] of [[p1, p], [v1, v]] as const) {
+      const values = float32Values(cpu, info);
+      if (array !== values) array.set(values);
+    }
     blas.scal(momentum, v1);
     blas.axpy(1 - momentum, float32Values(cpu, g), v1);
     // No pass over a bias, which has no weight cost: scaling by 1 changes nothing.

@@ -14,7 +14,7 @@
  * @module
  */
 import { type MathBackendCPU, tf } from "../deps.ts";
-import { allocateOutput } from "./pool.ts";
+import { allocateOutput, valuesOf } from "./pool.ts";
 
 type Args = Parameters<tf.KernelFunc>[0];
 
@@ -25,10 +25,6 @@ function matrixShape(shape: number[]): [number, number] | undefined {
   if (shape.length > 2) return undefined;
   const padded = [1, 1, ...shape].slice(-2);
   return [padded[0], padded[1]];
-}
-
-function values(backend: MathBackendCPU, info: tf.TensorInfo): Float32Array {
-  return backend.data.get(info.dataId).values as Float32Array;
 }
 
 /**
@@ -65,7 +61,7 @@ function binaryBroadcast(name: string, original: tf.KernelFunc): tf.KernelFunc {
     const [m, n] = [Math.max(sa[0], sb[0]), Math.max(sa[1], sb[1])];
     const fits = (s: [number, number]) => (s[0] === m || s[0] === 1) && (s[1] === n || s[1] === 1);
     if (!fits(sa) || !fits(sb)) return original(args);
-    const [va, vb] = [values(backend, a), values(backend, b)];
+    const [va, vb] = [valuesOf(backend, a), valuesOf(backend, b)];
     const [aRow, aCol] = [sa[0] === 1 ? 0 : sa[1], sa[1] === 1 ? 0 : 1];
     const [bRow, bCol] = [sb[0] === 1 ? 0 : sb[1], sb[1] === 1 ? 0 : 1];
     const out = allocateOutput(backend, m * n);
@@ -87,7 +83,7 @@ function slice(original: tf.KernelFunc): tf.KernelFunc {
     if (tf.slice_util.isSliceContinous(x.shape, b, s)) return original(args);
     const [rows, columns] = s;
     const width = x.shape[1];
-    const source = values(backend, x);
+    const source = valuesOf(backend, x);
     const out = allocateOutput(backend, rows * columns);
     for (let r = 0; r < rows; r++) {
       const from = (b[0] + r) * width + b[1];
@@ -111,7 +107,7 @@ function overRows(mean: boolean, original: tf.KernelFunc): tf.KernelFunc {
     }
     const backend = args.backend as MathBackendCPU;
     const [m, n] = x.shape;
-    const source = values(backend, x);
+    const source = valuesOf(backend, x);
     const sums = new Float64Array(n);
     for (let i = 0; i < m; i++) {
       const row = i * n;
@@ -143,7 +139,7 @@ function concat2d(original: tf.KernelFunc): tf.KernelFunc {
     const out = allocateOutput(backend, rows * width);
     let offset = 0;
     for (const input of inputs) {
-      const source = values(backend, input);
+      const source = valuesOf(backend, input);
       if (!side) {
         out.set(source, offset);
         offset += source.length;
@@ -165,7 +161,7 @@ function relu(original: tf.KernelFunc): tf.KernelFunc {
     const { x } = args.inputs as { x: tf.TensorInfo };
     if (x.dtype !== "float32") return original(args);
     const backend = args.backend as MathBackendCPU;
-    const source = values(backend, x);
+    const source = valuesOf(backend, x);
     const out = allocateOutput(backend, source.length);
     // -Infinity, where the formula gives NaN, is the one exception; its test is never taken.
     for (let i = 0; i < source.length; i++) {

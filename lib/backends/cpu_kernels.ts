@@ -12,13 +12,9 @@
  */
 import type { MathBackendCPU, tf } from "../deps.ts";
 import { adamUpdate, ffLossAndGradient, goodness, normalizeRows, sgdUpdate } from "../core/mod.ts";
-import { allocateOutput, updateOutputs } from "./pool.ts";
+import { allocateOutput, updateOutputs, valuesOf } from "./pool.ts";
 
 type KernelArgs = Parameters<tf.KernelFunc>[0];
-
-function valuesOf(backend: MathBackendCPU, info: tf.TensorInfo): Float32Array {
-  return backend.data.get(info.dataId).values as Float32Array;
-}
 
 /** softplus(u) = log(1 + eᵘ), written so that it neither overflows nor loses small values. */
 function softplus(u: number): number {

@@ -131,6 +131,11 @@ export function overwritable(
   return alone ? values : allocateOutput(backend, values.length);
 }
 
+/** A cpu tensor's values, where its dtype is float32. */
+export function valuesOf(backend: MathBackendCPU, info: tf.TensorInfo): Float32Array {
+  return backend.data.get(info.dataId).values as Float32Array;
+}
+
 /** A buffer for an output of `length` floats, from the backend's pool when it has one. */
 export function allocateOutput(backend: unknown, length: number): Float32Array {
   return backend instanceof PooledCPUBackend ? backend.allocate(length) : new Float32Array(length);
@@ -147,7 +152,7 @@ export function updateOutputs(
   overwrite: boolean,
 ): { arrays: Float32Array[]; infos: () => tf.TensorInfo[] } {
   const arrays = inputs.map((info) => {
-    const values = cpu.data.get(info.dataId).values as Float32Array;
+    const values = valuesOf(cpu, info);
     return overwrite ? overwritable(cpu, info, values) : allocateOutput(cpu, values.length);
   });
   const shape = inputs[0].shape;
