@@ -208,6 +208,20 @@ Deno.test("fused matMul agrees with cpu for biases and activations", { ignore },
       );
     }
   }
+  // A whole [m, n] bias is the start of sgemm's output only for one matrix; over a batch of two
+  // it is added to each.
+  for (const [aShape, biasShape] of [[[2, k, m], [m, n]], [[k, m], [1, m, n]]]) {
+    await assertAgrees(
+      `fused.matMul a [${aShape}] bias [${biasShape}]`,
+      () =>
+        tf.fused.matMul({
+          a: random(aShape, 18),
+          b: random([k, n], 10),
+          transposeA: true,
+          bias: random(biasShape, 19),
+        }),
+    );
+  }
   for (const alphaShape of [[n], [m, n]]) {
     await assertAgrees(
       `fused.matMul prelu alpha [${alphaShape}]`,

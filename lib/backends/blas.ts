@@ -472,8 +472,9 @@ function fusedMatMulKernel(sgemm: Sgemm, cpuFusedMatMul: tf.KernelFunc): tf.Kern
     const n = transposeB ? b.shape[b.shape.length - 2] : b.shape[b.shape.length - 1];
     const outRank = Math.max(a.shape.length, b.shape.length);
     const m = transposeA ? a.shape[a.shape.length - 1] : a.shape[a.shape.length - 2];
+    const batches = tf.util.sizeFromShape([...a.shape.slice(0, -2), ...b.shape.slice(0, -2)]);
     const sgemmBias = bias &&
-      (row(backend, bias, n, outRank) ?? whole(backend, bias, outRank === 2 ? [m, n] : []));
+      (row(backend, bias, n, outRank) ?? (batches === 1 ? whole(backend, bias, m, n) : undefined));
     const product = batchedProduct(
       backend,
       sgemm,
@@ -517,14 +518,19 @@ function row(
   return isRow ? values : undefined;
 }
 
-/** `info`'s values when it has exactly the shape [m, n] of a 2-D output; else undefined. */
+/**
+ * `info`'s values when it is one [m, n] matrix (leading axes of size 1 allowed: tf.fused.matMul
+ * makes every operand 3-D), to cover a single [m, n] output; else undefined.
+ */
 function whole(
   backend: MathBackendCPU,
   info: tf.TensorInfo,
-  outShape: number[],
+  m: number,
+  n: number,
 ): Float32Array | undefined {
-  const same = info.dtype === "float32" && outShape.length === 2 &&
-    tf.util.arraysEqual(info.shape, outShape);
+  const shape = info.shape;
+  const same = info.dtype === "float32" && shape.length >= 2 && shape.at(-2) === m &&
+    shape.at(-1) === n && tf.util.sizeFromShape(shape) === m * n;
   return same ? float32Values(backend, info) : undefined;
 }
 
