@@ -1,4 +1,5 @@
 // The backends' fast paths and workarounds compute what tfjs's own kernels compute.
+import { TFJS_CPU_KERNELS } from "./tfjs_kernels.ts"; // first: before lib/ replaces them
 import { assert, assertEquals, assertRejects } from "@std/assert";
 import { setBackend, tf } from "../lib/mod.ts";
 import { registerBlasBackend } from "../lib/backends/blas.ts";
@@ -24,6 +25,7 @@ const OPS: [string, () => tf.Tensor][] = [
   ["mean over rows, kept", () => tf.mean(random([30, 20], 14), 0, true)],
   ["sum over columns", () => tf.sum(random([30, 20], 15), 1)],
   ["relu with special values", () => tf.relu(tf.tensor([-Infinity, -0, 0, NaN, 2, -3, Infinity]))],
+  ["softmax of rows", () => tf.softmax(tf.mul(random([30, 10], 24), 20))],
   [
     "fused product, transposed, with bias",
     () =>
@@ -87,6 +89,32 @@ Deno.test("the cpu fast paths give the values worked out by hand", async () => {
     assertEquals(tf.mean(x, 0).arraySync(), [2.5, 3.5, 4.5]);
     assertEquals(tf.relu(tf.tensor1d([-1, 0, 2])).arraySync(), [0, 0, 2]);
   });
+});
+
+Deno.test("the softmax fast path gives tfjs's own kernel's bits", async () => {
+  await setBackend("cpu");
+  const tfjsSoftmax = TFJS_CPU_KERNELS.get(tf.Softmax)!;
+  assert(tfjsSoftmax !== tf.getKernel(tf.Softmax, "cpu").kernelFunc, "compared with itself");
+  const cases = [
+    tf.mul(random([100, 10], 25), 30),
+    // Hard negatives rule out the true label with -Infinity; a NaN row stays NaN.
+    tf.tensor2d([[-Infinity, 1, 2.5, -Infinity], [0, 0, 0, 0], [NaN, 1, 2, 3], [88, -88, 1e-8, 3]]),
+  ];
+  for (const logits of cases) {
+    const ours = tf.softmax(logits as tf.Tensor2D);
+    const theirs = tf.engine().makeTensorFromTensorInfo(
+      tfjsSoftmax({
+        inputs: { logits },
+        backend: tf.backend(),
+        attrs: { dim: -1 },
+      }) as tf.TensorInfo,
+    );
+    assertEquals(
+      new Uint32Array(ours.dataSync().buffer),
+      new Uint32Array(theirs.dataSync().buffer),
+    );
+    tf.dispose([logits, ours, theirs]);
+  }
 });
 
 Deno.test("setBackend refuses, in one line, what it cannot start", async () => {

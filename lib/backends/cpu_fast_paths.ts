@@ -7,8 +7,8 @@
  * Why: tfjs's cpu backend computes a broadcasting binary op ([m, n] + [n], [m, 1] · [1, n]) with
  * index arithmetic and array copies per element (and a same-shape one with a modulo per element),
  * a slice or a concatenation of columns ([n, 774] out of [n, 784], as writing a label over the
- * first pixels does) through generic buffers, a sum or mean over rows by transposing first, and
- * relu with Math.max, which V8 deoptimises on arrays that mix zeros and fractions: each 3-100x
+ * first pixels does) through generic buffers, a sum or mean over rows by transposing first, a
+ * softmax in five kernels, and relu with Math.max, which V8 deoptimises on arrays that mix zeros and fractions: each 3-100x
  * slower than a loop. At mini-batch sizes they took most of a training step.
  *
  * @module
@@ -172,6 +172,40 @@ function relu(original: tf.KernelFunc): tf.KernelFunc {
 }
 
 /**
+ * Softmax along the rows of a float32 matrix: tfjs's own steps (subtract the row's maximum,
+ * exp, sum the row, divide), each rounded to float32 as tfjs's kernels store it, so the same
+ * bits, in one loop per row instead of five kernels with their allocations.
+ */
+function softmax(original: tf.KernelFunc): tf.KernelFunc {
+  return (args: Args) => {
+    const { logits } = args.inputs as { logits: tf.TensorInfo };
+    const { dim } = args.attrs as unknown as { dim: number };
+    if (logits.dtype !== "float32" || logits.shape.length !== 2 || !(dim === -1 || dim === 1)) {
+      return original(args);
+    }
+    const backend = args.backend as MathBackendCPU;
+    const [rows, n] = logits.shape;
+    const x = valuesOf(backend, logits);
+    const out = allocateOutput(backend, rows * n);
+    for (let r = 0; r < rows; r++) {
+      const start = r * n;
+      let max = x[start];
+      for (let j = start; j < start + n; j++) {
+        if (Number.isNaN(x[j]) || x[j] > max) max = x[j]; // a NaN wins, as in tfjs's max
+      }
+      let sum = 0;
+      for (let j = start; j < start + n; j++) {
+        out[j] = Math.exp(Math.fround(x[j] - max));
+        sum += out[j];
+      }
+      const total = Math.fround(sum);
+      for (let j = start; j < start + n; j++) out[j] = out[j] / total;
+    }
+    return backend.makeTensorInfo([rows, n], "float32", out);
+  };
+}
+
+/**
  * The fast paths for a backend built on tfjs's cpu kernels, as [kernel name, function], each
  * wrapping that backend's current kernel of the same name.
  */
@@ -185,6 +219,7 @@ export function cpuFastPaths(backendName: string): [string, tf.KernelFunc][] {
     [tf.Slice, slice(original(tf.Slice))],
     [tf.Concat, concat2d(original(tf.Concat))],
     [tf.Relu, relu(original(tf.Relu))],
+    [tf.Softmax, softmax(original(tf.Softmax))],
     [tf.Sum, overRows(false, original(tf.Sum))],
     [tf.Mean, overRows(true, original(tf.Mean))],
   ];

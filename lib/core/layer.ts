@@ -17,7 +17,7 @@ import {
   type GoodnessKind,
 } from "./goodness.ts";
 import { Adam, type Optimizer, SGD } from "./optim.ts";
-import { normal, seededRandom, uniform } from "./random.ts";
+import { mulberry32, MULBERRY32_STEP, normal, uniform } from "./random.ts";
 
 /** Called after every epoch with the epoch's loss; awaited when it returns a promise. */
 export type EpochCallback = (progress: EpochProgress) => void | Promise<void>;
@@ -379,10 +379,16 @@ function parameterGradients(dz: tf.Tensor2D, x: tf.Tensor2D): [tf.Tensor2D, tf.T
 /** 1/(1-rate) where a unit is kept, 0 where dropped, seeded. */
 function dropoutMask(shape: [number, number], rate: number, seed: number): tf.Tensor2D {
   // Drawn by our own generator, not tf.randomUniform: its seeded stream costs ~45 ms per
-  // 200 × 1000 mask here, most of an epoch's time in Hinton's recipe with dropout.
-  const random = seededRandom(seed);
+  // 200 × 1000 mask here, most of an epoch's time in Hinton's recipe with dropout. The draws
+  // are seededRandom(seed)'s, compared as integers (u / 2³² >= rate exactly when u >= rate·2³²):
+  // without a closure call and a division per unit the mask takes half the time.
+  const cut = rate * 4294967296;
+  let state = Math.trunc(seed) >>> 0;
   const keep = new Float32Array(shape[0] * shape[1]);
-  for (let i = 0; i < keep.length; i++) keep[i] = random() >= rate ? 1 / (1 - rate) : 0;
+  for (let i = 0; i < keep.length; i++) {
+    state = (state + MULBERRY32_STEP) >>> 0;
+    keep[i] = mulberry32(state) >= cut ? 1 / (1 - rate) : 0;
+  }
   return tf.tensor2d(keep, shape);
 }
 
