@@ -8,10 +8,15 @@
  * Each kernel is timed from outside (a wrapper around its function), so the sums are a little
  * above what the kernels cost alone. Scoring after the epoch is left out.
  *
+ * On blas it also gives the epoch's floor: every matrix product the epoch made, of the same shapes
+ * and transposes, run again by OpenBLAS's sgemm alone into reused buffers (no tfjs, no fresh
+ * memory). No epoch of this arithmetic can take less.
+ *
  * @module
  */
 import { parseArgs } from "node:util";
 import { setBackend, tf } from "../lib/mod.ts";
+import { blasLibraryCandidates, findBlasLibrary } from "../lib/backends/blas.ts";
 import { loadMnistOrSubset } from "../lib/data/mod.ts";
 import { recipe, runExperiment } from "../lib/experiment.ts";
 
@@ -26,12 +31,29 @@ const flags = parseArgs({
 
 const backend = await setBackend(flags.backend);
 const spent = new Map<string, { ms: number; calls: number }>();
+/** Products made, by "m k n transposeA transposeB": how many times. */
+const products = new Map<string, number>();
+const PRODUCTS: string[] = [tf.BatchMatMul, tf._FusedMatMul];
 for (const config of tf.getKernelsForBackend(backend)) {
   const run = config.kernelFunc;
   tf.unregisterKernel(config.kernelName, backend);
   tf.registerKernel({
     ...config,
     kernelFunc: (args) => {
+      if (PRODUCTS.includes(config.kernelName)) {
+        const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+        const { transposeA, transposeB } = args.attrs as {
+          transposeA: boolean;
+          transposeB: boolean;
+        };
+        const [m, k] = transposeA
+          ? [a.shape.at(-1), a.shape.at(-2)]
+          : [a.shape.at(-2), a.shape.at(-1)];
+        const n = transposeB ? b.shape.at(-2) : b.shape.at(-1);
+        const batches = tf.util.sizeFromShape(a.shape.slice(0, -2));
+        const key = [m, k, n, transposeA, transposeB].join(" ");
+        products.set(key, (products.get(key) ?? 0) + batches);
+      }
       const start = performance.now();
       try {
         return run(args);
@@ -48,9 +70,13 @@ for (const config of tf.getKernelsForBackend(backend)) {
 const data = await loadMnistOrSubset("data/mnist");
 const r = recipe(flags.recipe, { trainSize: Number(flags["train-size"]), epochs: 1 });
 let epoch = new Map<string, { ms: number; calls: number }>();
+let epochProducts = new Map<string, number>();
 const result = await runExperiment(data, r, {
   // Snapshot at the epoch's end: what runs after it is scoring.
-  onEpoch: () => void (epoch = new Map([...spent].map(([name, e]) => [name, { ...e }]))),
+  onEpoch: () => {
+    epoch = new Map([...spent].map(([name, e]) => [name, { ...e }]));
+    epochProducts = new Map(products);
+  },
 });
 result.net.dispose();
 
@@ -70,5 +96,37 @@ for (const [name, { ms, calls }] of rows.filter(([, e]) => e.ms >= total / 1000)
     `${name.padEnd(20)} ${ms.toFixed(0).padStart(8)} ${share.padStart(6)} ${
       String(calls).padStart(7)
     }`,
+  );
+}
+
+/** Milliseconds of sgemm alone for one product of these sizes: the median of `repeats` calls. */
+function sgemmMilliseconds(key: string, repeats = 15): number | undefined {
+  const library = findBlasLibrary(blasLibraryCandidates());
+  if (!library.ok) return undefined;
+  const [m, k, n] = key.split(" ").map(Number);
+  const [transposeA, transposeB] = key.split(" ").slice(3).map((t) => t === "true");
+  const values = (length: number) => Float32Array.from({ length }, (_, i) => Math.sin(i) / 2);
+  const [a, b, c] = [values(m * k), values(k * n), new Float32Array(m * n)];
+  const times: number[] = [];
+  for (let i = 0; i < repeats + 3; i++) {
+    const start = performance.now();
+    library.sgemm({ a, b, c, m, n, k, transposeA, transposeB, beta: 0 });
+    if (i >= 3) times.push(performance.now() - start);
+  }
+  return times.sort((x, y) => x - y)[Math.floor(times.length / 2)];
+}
+
+if (backend === "blas") {
+  let floor = 0;
+  let flop = 0;
+  for (const [key, count] of epochProducts) {
+    const [m, k, n] = key.split(" ").map(Number);
+    floor += count * (sgemmMilliseconds(key) ?? NaN);
+    flop += count * 2 * m * k * n;
+  }
+  console.log(
+    `the epoch's ${(flop / 1e9).toFixed(0)} GFLOP of products by sgemm alone: ` +
+      `${(floor / 1000).toFixed(2)} s (${(flop / floor / 1e6).toFixed(0)} GFLOP/s), ` +
+      `${(100 * floor / (seconds * 1000)).toFixed(0)}% of the epoch: no epoch can take less`,
   );
 }
