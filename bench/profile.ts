@@ -16,7 +16,7 @@
  */
 import { parseArgs } from "node:util";
 import { setBackend, tf } from "../lib/mod.ts";
-import { blasLibraryCandidates, findBlasLibrary } from "../lib/backends/blas.ts";
+import { blasLibraryCandidates, findBlasLibrary, type Sgemm } from "../lib/backends/blas.ts";
 import { loadMnistOrSubset } from "../lib/data/mod.ts";
 import { recipe, runExperiment } from "../lib/experiment.ts";
 
@@ -31,8 +31,17 @@ const flags = parseArgs({
 
 const backend = await setBackend(flags.backend);
 const spent = new Map<string, { ms: number; calls: number }>();
-/** Products made, by "m k n transposeA transposeB": how many times. */
-const products = new Map<string, number>();
+/** A product's sizes and transposes, and how many the epoch made. */
+interface Product {
+  m: number;
+  k: number;
+  n: number;
+  transposeA: boolean;
+  transposeB: boolean;
+  count: number;
+}
+/** Products made, by their sizes and transposes. */
+const products = new Map<string, Product>();
 const PRODUCTS: string[] = [tf.BatchMatMul, tf._FusedMatMul];
 for (const config of tf.getKernelsForBackend(backend)) {
   const run = config.kernelFunc;
@@ -47,12 +56,13 @@ for (const config of tf.getKernelsForBackend(backend)) {
           transposeB: boolean;
         };
         const [m, k] = transposeA
-          ? [a.shape.at(-1), a.shape.at(-2)]
-          : [a.shape.at(-2), a.shape.at(-1)];
-        const n = transposeB ? b.shape.at(-2) : b.shape.at(-1);
-        const batches = tf.util.sizeFromShape(a.shape.slice(0, -2));
+          ? [a.shape.at(-1)!, a.shape.at(-2)!]
+          : [a.shape.at(-2)!, a.shape.at(-1)!];
+        const n = transposeB ? b.shape.at(-2)! : b.shape.at(-1)!;
         const key = [m, k, n, transposeA, transposeB].join(" ");
-        products.set(key, (products.get(key) ?? 0) + batches);
+        const product = products.get(key) ?? { m, k, n, transposeA, transposeB, count: 0 };
+        product.count += tf.util.sizeFromShape(a.shape.slice(0, -2));
+        products.set(key, product);
       }
       const start = performance.now();
       try {
@@ -70,12 +80,12 @@ for (const config of tf.getKernelsForBackend(backend)) {
 const data = await loadMnistOrSubset("data/mnist");
 const r = recipe(flags.recipe, { trainSize: Number(flags["train-size"]), epochs: 1 });
 let epoch = new Map<string, { ms: number; calls: number }>();
-let epochProducts = new Map<string, number>();
+let epochProducts: Product[] = [];
 const result = await runExperiment(data, r, {
   // Snapshot at the epoch's end: what runs after it is scoring.
   onEpoch: () => {
     epoch = new Map([...spent].map(([name, e]) => [name, { ...e }]));
-    epochProducts = new Map(products);
+    epochProducts = [...products.values()].map((p) => ({ ...p }));
   },
 });
 result.net.dispose();
@@ -99,34 +109,35 @@ for (const [name, { ms, calls }] of rows.filter(([, e]) => e.ms >= total / 1000)
   );
 }
 
-/** Milliseconds of sgemm alone for one product of these sizes: the median of `repeats` calls. */
-function sgemmMilliseconds(key: string, repeats = 15): number | undefined {
-  const library = findBlasLibrary(blasLibraryCandidates());
-  if (!library.ok) return undefined;
-  const [m, k, n] = key.split(" ").map(Number);
-  const [transposeA, transposeB] = key.split(" ").slice(3).map((t) => t === "true");
+/** Milliseconds of sgemm alone for one such product: the median of `repeats` calls. */
+function sgemmMilliseconds(
+  sgemm: Sgemm,
+  { m, k, n, transposeA, transposeB }: Product,
+  repeats = 15,
+): number {
   const values = (length: number) => Float32Array.from({ length }, (_, i) => Math.sin(i) / 2);
   const [a, b, c] = [values(m * k), values(k * n), new Float32Array(m * n)];
   const times: number[] = [];
   for (let i = 0; i < repeats + 3; i++) {
     const start = performance.now();
-    library.sgemm({ a, b, c, m, n, k, transposeA, transposeB, beta: 0 });
+    sgemm({ a, b, c, m, n, k, transposeA, transposeB, beta: 0 });
     if (i >= 3) times.push(performance.now() - start);
   }
   return times.sort((x, y) => x - y)[Math.floor(times.length / 2)];
 }
 
-if (backend === "blas") {
+const library = backend === "blas" ? findBlasLibrary(blasLibraryCandidates()) : undefined;
+if (library?.ok) {
   let floor = 0;
   let flop = 0;
-  for (const [key, count] of epochProducts) {
-    const [m, k, n] = key.split(" ").map(Number);
-    floor += count * (sgemmMilliseconds(key) ?? NaN);
-    flop += count * 2 * m * k * n;
+  for (const product of epochProducts) {
+    floor += product.count * sgemmMilliseconds(library.sgemm, product);
+    flop += product.count * 2 * product.m * product.k * product.n;
   }
   console.log(
     `the epoch's ${(flop / 1e9).toFixed(0)} GFLOP of products by sgemm alone: ` +
       `${(floor / 1000).toFixed(2)} s (${(flop / floor / 1e6).toFixed(0)} GFLOP/s), ` +
       `${(100 * floor / (seconds * 1000)).toFixed(0)}% of the epoch: no epoch can take less`,
   );
+  library.close();
 }

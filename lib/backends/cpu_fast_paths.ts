@@ -8,8 +8,9 @@
  * index arithmetic and array copies per element (and a same-shape one with a modulo per element),
  * a slice or a concatenation of columns ([n, 774] out of [n, 784], as writing a label over the
  * first pixels does) through generic buffers, a sum or mean over rows by transposing first, a
- * softmax in five kernels, and relu with Math.max, which V8 deoptimises on arrays that mix zeros and fractions: each 3-100x
- * slower than a loop. At mini-batch sizes they took most of a training step.
+ * softmax in five kernels, and relu with Math.max, which V8 deoptimises on arrays that mix zeros
+ * and fractions: each 3-100x slower than a loop. At mini-batch sizes they took most of a training
+ * step.
  *
  * @module
  */
