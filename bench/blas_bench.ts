@@ -22,7 +22,7 @@ const SMALL: Size = [1_000, 795, 500];
 
 const blas = registerBlasBackend();
 if (blas.ok) {
-  console.log(`OpenBLAS: ${blas.library}, ${blas.config}`);
+  console.log(`OpenBLAS: ${blas.library}, ${blas.config}, threads: ${blas.threads ?? "?"}`);
   const coretype = Deno.env.get("OPENBLAS_CORETYPE");
   if (coretype !== undefined) {
     console.log(

@@ -8,7 +8,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { BACKENDS, setBackend } from "../lib/backends/mod.ts";
+import { BACKENDS, blasLibrary, setBackend } from "../lib/backends/mod.ts";
 import { tf } from "../lib/core/mod.ts";
 import {
   CHECKPOINT_FILE,
@@ -326,6 +326,7 @@ async function main(args: string[]): Promise<void> {
   if (!options.resumed) await checkNoCheckpoint(options.out);
   const { recipe: r, dataset } = options;
   const backend = await setBackend(options.backend);
+  const blas = backend === "blas" ? blasLibrary() : undefined;
   let data;
   if (dataset === "mnist") {
     // Fetches only what is missing or damaged (SHA-256 checked); with no mirror reachable the
@@ -341,6 +342,7 @@ async function main(args: string[]): Promise<void> {
     `backend: ${backend}; layers ${r.layers.join(",")}, ${r.epochs} epochs, ` +
       `${r.batchSize ? `batches of ${r.batchSize}` : "full batch"}, seed ${r.seed}`,
   );
+  if (blas) console.log(`products: ${blas.config}, threads: ${blas.threads ?? "?"}`);
   if (options.resumed) {
     console.log(`resuming ${options.out} after ${describePosition(options.resumed.position)}`);
   } else if (r.name !== "post") {
@@ -351,6 +353,7 @@ async function main(args: string[]): Promise<void> {
     config: r,
     dataset,
     backend,
+    ...blas && { blas },
     data: data.source,
     subset: data.isSubset,
   };

@@ -33,6 +33,7 @@ import {
   tf,
   TrainingDiverged,
 } from "./core/mod.ts";
+import { type BlasInfo, blasLibrary } from "./backends/mod.ts";
 import type { Mnist } from "./data/mod.ts";
 import type { Recipe } from "./experiment.ts";
 import { writeFileAtomic } from "./files.ts";
@@ -77,10 +78,25 @@ export interface SavedCheckpoint {
   losses: number[][];
   trainSeconds: number;
   backend: string;
+  /** On backend blas: the library, its kernels and its thread count, which all round. */
+  blas?: BlasInfo;
   recipe?: Recipe;
   data?: { source: string; fingerprint: string };
   meta: Record<string, unknown>;
   network: SavedNetwork;
+}
+
+/**
+ * What does the arithmetic, as far as it changes the bits: the backend, and on blas the library,
+ * its kernels and its thread count (a product split over more threads rounds differently).
+ */
+function machinery(
+  backend = tf.getBackend(),
+  blas = backend === "blas" ? blasLibrary() : undefined,
+): string {
+  return blas
+    ? `backend blas (${blas.config}, threads: ${blas.threads ?? "?"})`
+    : `backend ${backend}`;
 }
 
 /** "layer 2 epoch 37 of 1000", or for mini-batches (one "layer"), "epoch 3 of 60". */
@@ -187,10 +203,11 @@ export async function openCheckpoint(
     }
     optimizers.forEach((optimizer, i) => optimizer.steps = saved.steps[i]);
     net.layers.forEach((layer, i) => layer.losses = [...saved.losses[i]]);
-    if (saved.backend !== tf.getBackend()) {
+    const [then, now] = [machinery(saved.backend, saved.blas), machinery()];
+    if (then !== now) {
       (resolved.onWarning ?? console.warn)(
-        `${path} was written on backend ${saved.backend}, this run uses ${tf.getBackend()}: ` +
-          `its numbers can differ in the last bits from a run that never stopped`,
+        `${path} was written on ${then}, this run uses ${now}: its numbers can differ in the ` +
+          `last bits from a run that never stopped`,
       );
     }
   }
@@ -288,6 +305,7 @@ export class Checkpointer {
       losses: this.#net.losses,
       trainSeconds: this.trainSeconds,
       backend: tf.getBackend(),
+      ...tf.getBackend() === "blas" && { blas: blasLibrary() },
       ...this.#run,
       meta: options.meta ?? {},
       network: await networkState(this.#net),

@@ -121,8 +121,10 @@ Deno.test(
   () => {
     assert(blas.ok, blas.ok ? "" : blas.reason);
     assertEquals(registerBlasBackend(), blas);
-    assertEquals(blasLibrary(), blas.library);
+    const { ok: _, ...info } = blas;
+    assertEquals(blasLibrary(), info);
     assertStringIncludes(blas.config, "OpenBLAS");
+    assert(Number.isInteger(blas.threads) && blas.threads! >= 1, `threads: ${blas.threads}`);
     const registry = tf.engine().registryFactory;
     assertLess(registry["cpu"].priority, registry[BLAS_BACKEND].priority);
     // Every cpu kernel, and blas's own on top (the SGD update).
@@ -131,6 +133,24 @@ Deno.test(
     assertEquals(missing.map((k) => k.kernelName), []);
   },
 );
+
+Deno.test("blasLibrary reports the threads OpenBLAS runs, OPENBLAS_NUM_THREADS honoured", {
+  ignore,
+}, async () => {
+  const script = `import { blasLibrary, registerBlasBackend } from "${new URL(
+    "../lib/backends/blas.ts",
+    import.meta.url,
+  )}"; registerBlasBackend(); console.log(JSON.stringify(blasLibrary()));`;
+  const run = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--no-check", script],
+    env: { OPENBLAS_NUM_THREADS: "1" },
+  }).output();
+  const err = new TextDecoder().decode(run.stderr);
+  assertEquals(run.code, 0, err);
+  const info = JSON.parse(new TextDecoder().decode(run.stdout));
+  assertEquals(info.threads, 1);
+  assertEquals(info.config, blas.ok && blas.config);
+});
 
 Deno.test("findBlasLibrary's sgemm multiplies views at an offset", { ignore }, () => {
   const found = findBlasLibrary(blasLibraryCandidates());

@@ -22,7 +22,7 @@ import {
   TrainingDiverged,
   TrainingInterrupted,
 } from "../lib/mod.ts";
-import { registerBlasBackend } from "../lib/backends/blas.ts";
+import { blasLibrary, registerBlasBackend } from "../lib/backends/blas.ts";
 import { networkState } from "../lib/weights.ts";
 import { ignoreUnless } from "./shared.ts";
 
@@ -97,7 +97,13 @@ for (const [[name, r], backend] of RECIPES.flatMap((c) => [[c, "cpu"], [c, "blas
         assertEquals(saved?.position, error.position);
         assertEquals(error.losses.flat().length, stop * (r.batchSize ? r.layers.length : 1));
       }
-      const resumed = await outcome(await runExperiment(data, r, { checkpoint: dir }));
+      const warnings: string[] = [];
+      const resumed = await outcome(
+        await runExperiment(data, r, {
+          checkpoint: { dir, onWarning: (w) => void warnings.push(w) },
+        }),
+      );
+      assertEquals(warnings, [], "the same machinery: nothing to warn of");
       assertEquals(resumed.steps, whole.steps, "Adam's and SGD's step counts");
       assert(resumed.weights === whole.weights, "the weights differ from the uninterrupted run's");
       assertEquals(resumed.errors, whole.errors);
@@ -108,6 +114,37 @@ for (const [[name, r], backend] of RECIPES.flatMap((c) => [[c, "cpu"], [c, "blas
     }
   });
 }
+
+Deno.test({
+  name: "continued on another backend: it goes on, warning that the last bits can differ",
+  ignore: ignoreUnless(blas, "OpenBLAS"),
+}, async () => {
+  const r = RECIPES[1][1];
+  const dir = await Deno.makeTempDir();
+  const controller = new AbortController();
+  await assertRejects(() =>
+    runExperiment(data, r, {
+      checkpoint: { dir, signal: controller.signal },
+      onEpoch: () => controller.abort(),
+    }), TrainingInterrupted);
+  await setBackend("blas");
+  try {
+    const warnings: string[] = [];
+    const result = await runExperiment(data, r, {
+      checkpoint: { dir, onWarning: (w) => void warnings.push(w) },
+    });
+    result.net.dispose();
+    const { config, threads } = blasLibrary()!;
+    assertEquals(warnings, [
+      `${dir}/${CHECKPOINT_FILE} was written on backend cpu, this run uses backend blas ` +
+      `(${config}, threads: ${threads}): its numbers can differ in the last bits from a run ` +
+      `that never stopped`,
+    ]);
+  } finally {
+    await setBackend("cpu");
+    await Deno.remove(dir, { recursive: true });
+  }
+});
 
 Deno.test("a notebook cell interrupted mid-run continues from its last checkpoint when run again", async () => {
   const [, r] = RECIPES[0];

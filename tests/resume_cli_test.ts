@@ -18,10 +18,10 @@ class Train {
   err = "";
   readonly #done: Promise<unknown>;
 
-  constructor(args: string[]) {
+  constructor(args: string[], env: Record<string, string> = {}) {
     this.child = new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", cli, "--data", mnistDir ?? "", ...args],
-      env: { FF_BACKEND: "auto" },
+      env: { FF_BACKEND: "auto", ...env },
       stdout: "piped",
       stderr: "piped",
     }).spawn();
@@ -162,15 +162,42 @@ for (const c of CASES) {
           JSON.parse(await Deno.readTextFile(`${dir}/metrics.json`))
         ),
       );
-      for (const key of ["errors", "losses", "readout", "test_error", "config", "backend"]) {
+      for (
+        const key of ["errors", "losses", "readout", "test_error", "config", "backend", "blas"]
+      ) {
         assertEquals(mb[key], ma[key], key);
       }
+      assert(!resumed.err.includes("can differ in the last bits"), resumed.err);
       assertEquals(await names(stopped), ["metrics.json", "report.html", "weights.json"]);
       await Deno.remove(whole, { recursive: true });
       await Deno.remove(stopped, { recursive: true });
     },
   });
 }
+
+Deno.test({
+  name: "resumed on another number of OpenBLAS threads: it goes on, and says the bits will differ",
+  ignore: noMnist || ignoreUnless(blas.ok, "OpenBLAS") ||
+    ignoreUnless(blas.ok && blas.threads !== 1, "OpenBLAS on more than one thread"),
+  async fn() {
+    const out = await Deno.makeTempDir();
+    const args = [...HINTON, "--train-size", "1000", "--epochs", "3", "--backend", "blas"];
+    const run = new Train([...args, "--checkpoint-every", "0", "--out", out]);
+    await run.until(/epoch 2\/3/);
+    run.child.kill("SIGKILL");
+    await run.status();
+    const resumed = await new Train(["--resume", out], { OPENBLAS_NUM_THREADS: "1" }).finish();
+    const config = blas.ok && blas.config;
+    assertStringIncludes(
+      resumed.err,
+      `was written on backend blas (${config}, threads: ${blas.ok && blas.threads}), this run ` +
+        `uses backend blas (${config}, threads: 1): its numbers can differ in the last bits`,
+    );
+    const metrics = JSON.parse(await Deno.readTextFile(`${out}/metrics.json`));
+    assertEquals(metrics.blas.threads, 1);
+    await Deno.remove(out, { recursive: true });
+  },
+});
 
 /** Runs to the end; returns exit code and output. */
 async function train(...args: string[]) {

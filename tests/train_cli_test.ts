@@ -1,6 +1,7 @@
 // `deno task train` end to end on a small slice of real MNIST, and its handling of bad input.
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "@std/assert";
 import { loadMnist, loadNetwork, pick, setBackend, tf } from "../lib/mod.ts";
+import { blasLibrary } from "../lib/backends/mod.ts";
 import { ignoreUnless, sharedPath, webgpuMissing } from "./shared.ts";
 import { inFlagTerms } from "../cli/train.ts";
 
@@ -108,6 +109,9 @@ for (
       assertEquals(metrics.config.trainSize, 300);
       assertEquals(metrics.config.seed, 5);
       assertEquals(metrics.backend, await setBackend("auto"));
+      // What the bits of a blas run depend on: the library, its kernels and its thread count.
+      assertEquals(metrics.blas, metrics.backend === "blas" ? blasLibrary() : undefined);
+      if (metrics.blas) assertStringIncludes(run.out, `threads: ${metrics.blas.threads}\n`);
       assert(metrics.test_error > 0 && metrics.test_error < 1);
       assertEquals(metrics.test_error, metrics.errors[metrics.readout].test);
       for (const e of Object.values(metrics.errors) as { validation: number }[]) {

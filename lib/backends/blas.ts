@@ -61,6 +61,7 @@ const SYMBOLS = {
   cblas_saxpy: { parameters: ["i32", "f32", "buffer", "i32", "buffer", "i32"], result: "void" },
   cblas_sscal: { parameters: ["i32", "f32", "buffer", "i32"], result: "void" },
   openblas_get_config: { parameters: [], result: "pointer", optional: true },
+  openblas_get_num_threads: { parameters: [], result: "i32", optional: true },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** One row-major float32 product for {@linkcode Sgemm}. */
@@ -85,13 +86,25 @@ export interface SgemmArgs {
  */
 export type Sgemm = (args: SgemmArgs) => void;
 
-/** A loaded OpenBLAS. */
-export interface BlasLibrary {
-  ok: true;
+/**
+ * Which OpenBLAS runs the products, and how. A seeded run repeats to the bit only where all
+ * three are the same: the kernels (in `config`) and the thread count each round differently.
+ */
+export interface BlasInfo {
   /** The path or name it was loaded from. */
   library: string;
   /** `openblas_get_config()`, e.g. "OpenBLAS 0.3.21 DYNAMIC_ARCH ... SkylakeX MAX_THREADS=64". */
   config: string;
+  /**
+   * `openblas_get_num_threads()`: the CPUs OpenBLAS sees, or env `OPENBLAS_NUM_THREADS` if
+   * fewer; absent for a library without the call.
+   */
+  threads?: number;
+}
+
+/** A loaded OpenBLAS. */
+export interface BlasLibrary extends BlasInfo {
+  ok: true;
   sgemm: Sgemm;
   /** y ← αx + y, in place. */
   axpy(alpha: number, x: Float32Array, y: Float32Array): void;
@@ -186,10 +199,8 @@ let registered: BlasLibrary | undefined;
  * }
  * ```
  */
-export function registerBlasBackend():
-  | { ok: true; library: string; config: string }
-  | { ok: false; reason: string } {
-  if (registered) return { ok: true, library: registered.library, config: registered.config };
+export function registerBlasBackend(): ({ ok: true } & BlasInfo) | BlasMissing {
+  if (registered) return { ok: true, ...blasLibrary()! };
   // Importing tfjs-backend-cpu (lib/deps.ts does) registers its kernels; without them there
   // is nothing to copy.
   const cpuKernels = tf.getKernelsForBackend("cpu");
@@ -229,7 +240,7 @@ export function registerBlasBackend():
     tf.registerBackend(BLAS_BACKEND, () => new PooledCPUBackend(), BLAS_PRIORITY);
   }
   registered = found;
-  return { ok: true, library: found.library, config: found.config };
+  return { ok: true, ...blasLibrary()! };
 }
 
 /**
@@ -239,11 +250,14 @@ export function registerBlasBackend():
  * ```ts
  * import { blasLibrary, registerBlasBackend } from "./blas.ts";
  * registerBlasBackend();
- * console.log(blasLibrary() ?? "no OpenBLAS"); // e.g. "libopenblas.so.0"
+ * console.log(blasLibrary() ?? "no OpenBLAS");
+ * // e.g. { library: "libopenblas.so.0", config: "OpenBLAS 0.3.21 ... Haswell ...", threads: 2 }
  * ```
  */
-export function blasLibrary(): string | undefined {
-  return registered?.library;
+export function blasLibrary(): BlasInfo | undefined {
+  if (!registered) return undefined;
+  const { library, config, threads } = registered;
+  return { library, config, ...threads !== undefined && { threads } };
 }
 
 function granted(descriptor: Deno.PermissionDescriptor): boolean {
@@ -254,9 +268,11 @@ function loaded(
   library: string,
   dylib: Deno.DynamicLibrary<typeof SYMBOLS>,
 ): BlasLibrary {
-  const { cblas_sgemm, cblas_saxpy, cblas_sscal, openblas_get_config } = dylib.symbols;
+  const { cblas_sgemm, cblas_saxpy, cblas_sscal, openblas_get_config, openblas_get_num_threads } =
+    dylib.symbols;
   const configPointer = openblas_get_config?.() ?? null;
   const config = configPointer === null ? "" : Deno.UnsafePointerView.getCString(configPointer);
+  const threads = openblas_get_num_threads?.();
   const sgemm: Sgemm = ({ a, b, c, m, n, k, transposeA, transposeB, beta }) => {
     cblas_sgemm(
       CBLAS_ROW_MAJOR,
@@ -279,6 +295,7 @@ function loaded(
     ok: true,
     library,
     config,
+    ...threads !== undefined && { threads },
     sgemm,
     axpy: (alpha, x, y) => cblas_saxpy(x.length, alpha, x, 1, y, 1),
     scal: (alpha, x) => cblas_sscal(x.length, alpha, x, 1),

@@ -151,4 +151,10 @@ export async function setBackend(name: string = readEnv("FF_BACKEND") ?? "auto")
   return name;
 }
 
-export { type BlasLibrary, blasLibrary, blasLibraryCandidates, findBlasLibrary } from "./blas.ts";
+export {
+  type BlasInfo,
+  type BlasLibrary,
+  blasLibrary,
+  blasLibraryCandidates,
+  findBlasLibrary,
+} from "./blas.ts";
