@@ -78,7 +78,7 @@ export interface SavedCheckpoint {
   losses: number[][];
   trainSeconds: number;
   backend: string;
-  /** On backend blas: the library, its kernels and its thread count, which all round. */
+  /** On backend blas: the library, its kernels and its thread count (each changes the bits). */
   blas?: BlasInfo;
   recipe?: Recipe;
   data?: { source: string; fingerprint: string };

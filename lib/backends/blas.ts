@@ -87,8 +87,9 @@ export interface SgemmArgs {
 export type Sgemm = (args: SgemmArgs) => void;
 
 /**
- * Which OpenBLAS runs the products, and how. A seeded run repeats to the bit only where all
- * three are the same: the kernels (in `config`) and the thread count each round differently.
+ * Which OpenBLAS runs the products, and how. A seeded run repeats to the bit only where these
+ * are the same: another build, other kernels (named in `config`) or another thread count each
+ * round the products differently.
  */
 export interface BlasInfo {
   /** The path or name it was loaded from. */
