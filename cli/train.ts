@@ -8,7 +8,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { BACKENDS, blasLibrary, setBackend } from "../lib/backends/mod.ts";
+import { BACKENDS, blasInUse, describeBlas, setBackend } from "../lib/backends/mod.ts";
 import { tf } from "../lib/core/mod.ts";
 import {
   CHECKPOINT_FILE,
@@ -326,7 +326,7 @@ async function main(args: string[]): Promise<void> {
   if (!options.resumed) await checkNoCheckpoint(options.out);
   const { recipe: r, dataset } = options;
   const backend = await setBackend(options.backend);
-  const blas = backend === "blas" ? blasLibrary() : undefined;
+  const blas = blasInUse();
   let data;
   if (dataset === "mnist") {
     // Fetches only what is missing or damaged (SHA-256 checked); with no mirror reachable the
@@ -342,7 +342,7 @@ async function main(args: string[]): Promise<void> {
     `backend: ${backend}; layers ${r.layers.join(",")}, ${r.epochs} epochs, ` +
       `${r.batchSize ? `batches of ${r.batchSize}` : "full batch"}, seed ${r.seed}`,
   );
-  if (blas) console.log(`products: ${blas.config}, threads: ${blas.threads ?? "?"}`);
+  if (blas) console.log(`products: ${describeBlas(blas)}`);
   if (options.resumed) {
     console.log(`resuming ${options.out} after ${describePosition(options.resumed.position)}`);
   } else if (r.name !== "post") {

@@ -33,7 +33,7 @@ import {
   tf,
   TrainingDiverged,
 } from "./core/mod.ts";
-import { type BlasInfo, blasLibrary } from "./backends/mod.ts";
+import { type BlasInfo, blasInUse, describeBlas } from "./backends/mod.ts";
 import type { Mnist } from "./data/mod.ts";
 import type { Recipe } from "./experiment.ts";
 import { writeFileAtomic } from "./files.ts";
@@ -87,16 +87,11 @@ export interface SavedCheckpoint {
 }
 
 /**
- * What does the arithmetic, as far as it changes the bits: the backend, and on blas the library,
- * its kernels and its thread count (a product split over more threads rounds differently).
+ * What does the arithmetic, as far as it changes the bits: the backend, and on blas its kernels
+ * and its thread count (a product split over more threads rounds differently).
  */
-function machinery(
-  backend = tf.getBackend(),
-  blas = backend === "blas" ? blasLibrary() : undefined,
-): string {
-  return blas
-    ? `backend blas (${blas.config}, threads: ${blas.threads ?? "?"})`
-    : `backend ${backend}`;
+function machinery(backend: string, blas: BlasInfo | undefined): string {
+  return `backend ${backend}${blas ? ` (${describeBlas(blas)})` : ""}`;
 }
 
 /** "layer 2 epoch 37 of 1000", or for mini-batches (one "layer"), "epoch 3 of 60". */
@@ -203,7 +198,15 @@ export async function openCheckpoint(
     }
     optimizers.forEach((optimizer, i) => optimizer.steps = saved.steps[i]);
     net.layers.forEach((layer, i) => layer.losses = [...saved.losses[i]]);
-    const [then, now] = [machinery(saved.backend, saved.blas), machinery()];
+    // A checkpoint from before threads were recorded has no `blas`: only its backend can differ.
+    const blas = blasInUse();
+    const [then, now] = [
+      machinery(
+        saved.backend,
+        saved.blas ?? (saved.backend === tf.getBackend() ? blas : undefined),
+      ),
+      machinery(tf.getBackend(), blas),
+    ];
     if (then !== now) {
       (resolved.onWarning ?? console.warn)(
         `${path} was written on ${then}, this run uses ${now}: its numbers can differ in the ` +
@@ -305,7 +308,7 @@ export class Checkpointer {
       losses: this.#net.losses,
       trainSeconds: this.trainSeconds,
       backend: tf.getBackend(),
-      ...tf.getBackend() === "blas" && { blas: blasLibrary() },
+      blas: blasInUse(), // JSON leaves it out when undefined
       ...this.#run,
       meta: options.meta ?? {},
       network: await networkState(this.#net),

@@ -261,6 +261,28 @@ export function blasLibrary(): BlasInfo | undefined {
   return { library, config, ...threads !== undefined && { threads } };
 }
 
+/**
+ * {@linkcode blasLibrary} while `"blas"` is the active backend, else undefined: what a run's
+ * products are computed with, for its records.
+ *
+ * @example
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { tf } from "../deps.ts";
+ * import { blasInUse } from "./blas.ts";
+ * await tf.setBackend("cpu");
+ * assertEquals(blasInUse(), undefined); // the cpu backend multiplies in JavaScript
+ * ```
+ */
+export function blasInUse(): BlasInfo | undefined {
+  return tf.getBackend() === BLAS_BACKEND ? blasLibrary() : undefined;
+}
+
+/** The kernels and thread count, in one line: "OpenBLAS 0.3.21 ... Haswell ..., threads: 2". */
+export function describeBlas({ config, threads }: BlasInfo): string {
+  return `${config}, threads: ${threads ?? "?"}`;
+}
+
 function granted(descriptor: Deno.PermissionDescriptor): boolean {
   return Deno.permissions.querySync(descriptor).state === "granted";
 }

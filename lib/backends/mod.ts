@@ -153,8 +153,10 @@ export async function setBackend(name: string = readEnv("FF_BACKEND") ?? "auto")
 
 export {
   type BlasInfo,
+  blasInUse,
   type BlasLibrary,
   blasLibrary,
   blasLibraryCandidates,
+  describeBlas,
   findBlasLibrary,
 } from "./blas.ts";
