@@ -27,7 +27,7 @@ import {
 import { DEFAULT_RECIPE, type Recipe, recipe, RECIPES, runExperiment } from "../lib/experiment.ts";
 import { writeFileAtomic } from "../lib/files.ts";
 import { lossCurves, progressReporter, writeReport } from "../lib/plot/mod.ts";
-import { peakMemoryMiB } from "../lib/process.ts";
+import { gitCommit, peakMemoryMiB } from "../lib/process.ts";
 import { saveNetwork } from "../lib/weights.ts";
 import { checkNoCheckpoint, reportInterrupted, resumedRun, stopOnSignals } from "./resume.ts";
 
@@ -349,6 +349,9 @@ async function main(args: string[]): Promise<void> {
     console.log(`(the post's recipe exactly: deno task train --recipe post; ${POST_HERE})`);
   }
   const about = {
+    command: `deno task train ${args.join(" ")}`.trim(),
+    commit: gitCommit(new URL("..", import.meta.url).pathname),
+    date: new Date().toISOString(),
     recipe: r.name,
     config: r,
     dataset,
