@@ -35,7 +35,7 @@ import {
 } from "./core/mod.ts";
 import { type BlasInfo, blasInUse, describeBlas } from "./backends/mod.ts";
 import type { Mnist } from "./data/mod.ts";
-import type { Recipe } from "./experiment.ts";
+import type { Recipe } from "./recipe.ts";
 import { writeFileAtomic } from "./files.ts";
 import { networkState, restoreVariables, type SavedNetwork } from "./weights.ts";
 
