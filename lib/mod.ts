@@ -49,7 +49,7 @@ export {
 export * from "./plot/mod.ts";
 export { show } from "./jupyter.ts";
 export { type RunSize, runSize, type RunSizeName, trimTestSplit } from "./notebook.ts";
-export { loadNetwork, saveNetwork } from "./weights.ts";
+export { loadNetwork, readWeightsHeader, saveNetwork } from "./weights.ts";
 export {
   CHECKPOINT_FILE,
   Checkpointer,
