@@ -331,7 +331,21 @@ async function binaryWeights(
   return bytes;
 }
 
+/**
+ * Float16Array is built into the Deno this project uses (2.9.6), so nothing is converted by hand;
+ * an older Deno running a copied lib/ gets this line instead of a ReferenceError.
+ */
+function checkFloat16(what: string): void {
+  if (typeof Float16Array === "undefined") {
+    throw new Error(
+      `${what} float16 values needs a Deno with Float16Array (this is Deno ` +
+        `${Deno.version.deno}): upgrade Deno, or save with precision "float32"`,
+    );
+  }
+}
+
 function toFloat16(values: Float32Array, name: string): Float16Array {
+  checkFloat16("writing");
   const half = Float16Array.from(values);
   const lost = half.findIndex((h, i) => !Number.isFinite(h) && Number.isFinite(values[i]));
   if (lost >= 0) {
@@ -389,6 +403,7 @@ async function parseBinary(
   if (saved !== await sha256(bytes.subarray(0, end))) {
     throw damaged("its contents do not match its checksum (changed after it was written)");
   }
+  if (header.dtype === "float16") checkFloat16(`${path} holds float16 values: reading`);
   // A file read whole starts its own buffer; the values' offset is a multiple of 8 by design.
   const aligned = bytes.byteOffset % 4 === 0 ? bytes : bytes.slice();
   let offset = aligned.byteOffset + start;

@@ -112,6 +112,19 @@ Deno.test("float16 halves the file and keeps every value within float16's roundi
     })
   );
   assert(changedValues > 0, "float16 rounded nothing: the test would pass for float32");
+  // A copied lib/ on a Deno without Float16Array: one line, not a ReferenceError.
+  const global = globalThis as Record<string, unknown>;
+  const builtIn = global.Float16Array;
+  delete global.Float16Array;
+  try {
+    await assertRejects(
+      () => loadNetwork(`${dir}/b.ffw`),
+      Error,
+      `${dir}/b.ffw holds float16 values: reading float16 values needs a Deno with Float16Array`,
+    );
+  } finally {
+    global.Float16Array = builtIn;
+  }
   net.dispose();
   loaded.dispose();
   await Deno.remove(dir, { recursive: true });
