@@ -187,7 +187,7 @@ export async function networkFromState(
  * Writes the network to `path`: binary (`.ffw`, or any name but `.json`), or JSON text
  * (`.json`). See the module's doc for what each holds.
  *
- * @example Save, load, and get the same predictions
+ * @example Saved and loaded: the same weights, bit for bit
  * ```ts
  * import { assertEquals } from "@std/assert";
  * import { FFNN } from "./core/mod.ts";
@@ -209,7 +209,7 @@ export async function saveNetwork(
     throw new Error(`precision must be "float32" or "float16", got ${JSON.stringify(precision)}`);
   }
   if (path.endsWith(".json")) {
-    if (precision !== "float32" || Object.keys(about).length > 0) {
+    if (precision !== "float32" || Object.values(about).some((v) => v !== undefined)) {
       throw new Error(
         `${path}: a .json weights file keeps float32 values and no recipe, dataset or commit; ` +
           `name the file .ffw for precision, recipe, dataset and commit`,
