@@ -12,6 +12,7 @@ import {
 import { parseNotebooksArgs } from "../cli/notebooks.ts";
 import { PLOTLY_PART_METADATA } from "../lib/plot/plot.ts";
 import {
+  chromiumPngs,
   COMMITTED_FIGURE_HTML,
   executeNotebook,
   exportHtml,
@@ -369,3 +370,43 @@ for (const path of listNotebooks()) {
     },
   });
 }
+
+Deno.test({
+  name: "a live loss plot is committed as its last state: one figure with every epoch, and a PNG",
+  ignore: ignore || noChromium,
+  async fn() {
+    // Beside lib/, as notebooks/ is, so that the fixture's `../lib/mod.ts` resolves.
+    const root = new URL("..", import.meta.url).pathname;
+    const dir = await Deno.makeTempDir({ dir: root, prefix: ".nbtest-live-" });
+    const pngs = await chromiumPngs();
+    try {
+      const path = `${dir}/live_plot.ipynb`;
+      await Deno.copyFile(new URL("./fixtures/live_plot.ipynb", import.meta.url), path);
+      const { notebook } = await executeNotebook(path, {
+        size: "quick",
+        timeoutSeconds: 300,
+        env: mnist ? { FF_MNIST_DIR: mnist } : {},
+      });
+      // Jupyter (nbclient) folds each update_display_data into the display it updates.
+      const committed = await forCommit(notebook, pngs!.draw);
+      const training = committed.cells.at(-1)!.outputs ?? [];
+      assertEquals(training.map((output) => output.output_type), ["display_data"]);
+      const [live] = training;
+      const figure = live.data?.[PLOTLY_JSON] as { data: { x: number[] }[] };
+      assertEquals(figure.data.map((trace) => trace.x.length), [60, 60], "every epoch");
+      assertMatch(
+        text(live.data?.["text/plain"]),
+        /layer 2: loss \d\.\d{4} at epoch 60\ntrained in/,
+      );
+      const png = live.data?.["image/png"] as string;
+      assert(
+        png.startsWith("iVBORw0KGgo") && png.length > 5_000,
+        "a PNG for viewers without scripts",
+      );
+      assertEquals(live.data?.["text/html"], undefined);
+    } finally {
+      await pngs?.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
