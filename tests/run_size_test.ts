@@ -50,6 +50,9 @@ Deno.test("describe names the run size and its numbers", () => {
   const quick = runSize(env({ FF_QUICK: "1" }));
   assertStringIncludes(quick.describe(), `${quick.epochs} epochs per layer`);
   assertStringIncludes(runSize(env({ FF_FULL: "1" })).describe(), "50,000 training images");
+  // Notebook 05's mini-batch variant and 06's recipes, both: the line must not contradict either.
+  assertStringIncludes(text, "10,000 × 6 epochs or 50,000 × 15 epochs (mini-batches)");
+  assertStringIncludes(runSize(env({ FF_FULL: "1" })).describe(), ", 50,000 × 60 epochs (mini");
 });
 
 Deno.test("mnistDir comes from FF_MNIST_DIR, else data/mnist beside lib/", () => {
@@ -112,7 +115,7 @@ Deno.test("trimTestSplit keeps the first images and labels of the test split", (
   assertThrows(() => trimTestSplit(mnist, 0), Error, "positive integer");
 });
 
-Deno.test("report prints its lines and the run size outside Jupyter", async () => {
+Deno.test("report prints its lines, and only them, outside Jupyter", async () => {
   const printed: unknown[] = [];
   const log = console.log;
   console.log = (...args: unknown[]) => printed.push(...args);
@@ -121,8 +124,6 @@ Deno.test("report prints its lines and the run size outside Jupyter", async () =
   } finally {
     console.log = log;
   }
-  assertEquals(printed.length, 1);
-  const [text] = printed as string[];
-  assertStringIncludes(text, "test error: 0.1234\nsecond line\n");
-  assertStringIncludes(text, '(run size "quick"');
+  // The run size is said once, by setup(), not after every result (issue #21).
+  assertEquals(printed, ["test error: 0.1234\nsecond line"]);
 });
