@@ -8,14 +8,7 @@
  * @module
  */
 import { tf } from "./deps.ts";
-import {
-  checkBackend,
-  checkFinite,
-  checkFiniteAsync,
-  checkNames,
-  checkRange,
-  zeroSum,
-} from "./check.ts";
+import { checkBackend, checkFinite, checkFiniteAsync, checkNames, checkRange } from "./check.ts";
 import { type Fusable, fusable } from "./fusable.ts";
 import {
   defaultThreshold,
