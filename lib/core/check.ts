@@ -123,28 +123,24 @@ export function zeroSum(x: tf.Tensor): tf.Scalar {
   return tf.sum(tf.mul(x, 0));
 }
 
-function readsSynchronously(): boolean {
-  return !["webgpu", "webgl"].includes(tf.getBackend());
-}
-
-/** Whether each `_FusedMatMul` kernel met on the wasm backend computes the core's products. */
+/** Whether each `_FusedMatMul` kernel met so far computes the core's products. */
 const fusedProducts = new Map<unknown, boolean>();
 
 /**
- * Throws when the backend is tfjs's own wasm backend as it comes (4.22): its fused product
- * gives wrong numbers with `transposeB` and a bias, and refuses a bias of rank 2, and the core
- * uses both. lib/backends/ (`setBackend("wasm")`) sets it up with workarounds, which pass.
- * Probed once per kernel, on a 2 × 2 product.
+ * Throws when the backend's fused product gets the core's two uses of it wrong: `transposeB`
+ * with a bias, and a bias of rank 2. tfjs's own wasm backend (4.22) does, with wrong numbers
+ * and a crash; lib/backends/ (`setBackend("wasm")`) sets it up with workarounds, which pass.
+ * Probed once per kernel, on a 2 × 2 product, where the backend reads synchronously.
  */
 export function checkBackend(): void {
-  if (tf.getBackend() !== "wasm") return;
-  const kernel = tf.getKernel("_FusedMatMul", "wasm")?.kernelFunc;
+  if (!readsSynchronously()) return;
+  const kernel = tf.getKernel("_FusedMatMul", tf.getBackend())?.kernelFunc;
   if (!fusedProducts.has(kernel)) fusedProducts.set(kernel, fusedProductsWork());
   if (fusedProducts.get(kernel)) return;
   throw new Error(
-    "tfjs's own wasm backend computes the fused matrix products this library uses wrongly: " +
-      'set it with setBackend("wasm") from lib/backends/mod.ts, which works around them, or ' +
-      'use tfjs\'s "cpu" backend',
+    `the backend "${tf.getBackend()}" computes the fused matrix products this library uses ` +
+      `wrongly (as tfjs's own wasm backend does): for wasm, set it with setBackend("wasm") from ` +
+      `lib/backends/mod.ts, which works around them; or use tfjs's "cpu" backend`,
   );
 }
 
@@ -162,4 +158,13 @@ function fusedProductsWork(): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * False for a backend whose data lives on a GPU (webgpu, webgl: those that implement
+ * `readToGPU`), where a synchronous read fails or stalls the device.
+ */
+function readsSynchronously(): boolean {
+  const backend = tf.engine().backend as unknown as { readToGPU: unknown };
+  return backend.readToGPU === tf.KernelBackend.prototype.readToGPU;
 }

@@ -66,11 +66,12 @@ export class TrainingDiverged extends Error {
 }
 
 /**
- * The option most likely to blame when a layer's training went non-finite: SGD's weight cost
- * where it alone makes the weights grow (learningRate × weightDecay >= 2 multiplies them by
- * 1 - lr·λ <= -1 every step), else whichever of learningRate, peerNormalization and threshold
- * lies furthest above the values the recipes here use (Hinton's 0.01 for SGD, the post's 0.03
- * for Adam; his 0.03; the goodness's default).
+ * The option most likely to blame when training went non-finite: of learningRate,
+ * peerNormalization, threshold and (with SGD, where it alone makes the weights grow:
+ * learningRate × weightDecay >= 2 multiplies them by 1 - lr·λ <= -1 every step) weightDecay,
+ * the one furthest above the values the recipes here use (Hinton's 0.01 for SGD, the post's
+ * 0.03 for Adam; his 0.03 and 0.001; the goodness's default threshold). `prefix` goes before
+ * the name (`readout.`).
  *
  * @example
  * ```ts
@@ -90,17 +91,15 @@ export function likelySetting(
   prefix = "",
 ): Setting {
   const { optimizer = "adam", learningRate = 0.03, weightDecay = 0, goodness = "mean" } = options;
-  const setting = (name: string, value: number) => ({ name: prefix + name, value });
-  if (optimizer === "sgd" && learningRate * weightDecay >= 2) {
-    return setting("weightDecay", weightDecay);
-  }
-  const usual: [string, number | undefined, number][] = [
+  const weightCostGrows = optimizer === "sgd" && learningRate * weightDecay >= 2;
+  const usual: [string, number, number][] = [
     ["learningRate", learningRate, optimizer === "sgd" ? 0.01 : 0.03],
-    ["peerNormalization", options.peerNormalization, 0.03],
-    ["threshold", options.threshold, defaultThreshold(goodness, width)],
+    ["peerNormalization", options.peerNormalization ?? 0, 0.03],
+    ["threshold", options.threshold ?? 0, defaultThreshold(goodness, width)],
+    ["weightDecay", weightCostGrows ? weightDecay : 0, 0.001],
   ];
-  const [name, value] = usual.reduce((a, b) => (b[1] ?? 0) / b[2] > (a[1] ?? 0) / a[2] ? b : a);
-  return setting(name, value!);
+  const [name, value] = usual.reduce((a, b) => b[1] / b[2] > a[1] / a[2] ? b : a);
+  return { name: prefix + name, value };
 }
 
 /** How often (in epochs) full-batch training checks for a layer whose units all went silent. */

@@ -35,7 +35,6 @@ import {
   type LayerOptions,
   likelySetting,
   normalizeRows,
-  type Setting,
   silentLayer,
   TrainingDiverged,
 } from "./layer.ts";
@@ -615,11 +614,8 @@ export class FFNN {
     let at = finite.findIndex((ok) => !ok);
     if (at < 0) at = Math.max(0, losses.findIndex((loss) => !Number.isFinite(loss)));
     if (at === this.layers.length) {
-      const { learningRate, weightDecay } = this.readout!.options;
-      const blamed: Setting = learningRate * weightDecay >= 2
-        ? { name: "readout.weightDecay", value: weightDecay }
-        : { name: "readout.learningRate", value: learningRate };
-      return new TrainingDiverged("readout", epoch, value, blamed);
+      const settings = { ...this.readout!.options, optimizer: "sgd" as const };
+      return new TrainingDiverged("readout", epoch, value, likelySetting(settings, 0, "readout."));
     }
     const layer = this.layers[at];
     return new TrainingDiverged(at, epoch, value, likelySetting(layer.options, layer.outFeatures));
