@@ -351,7 +351,11 @@ export interface ExperimentResult {
   secondsPerEpochByLayer: number[];
   /** Losses per layer per epoch. */
   losses: number[][];
-  /** The trained network; dispose it when done. */
+  /**
+   * The trained network; dispose it when done. It takes images as `data` held them: where the
+   * recipe trained on other pixel scaling, its `options.pixels` brings them over (exactly), so
+   * `net.predict(pick(data.test, rows).x)` gives the labels the run scored.
+   */
   net: FFNN;
 }
 
@@ -404,7 +408,9 @@ async function scoreSplit(net: FFNN, split: MnistSplit): Promise<Partial<Record<
 
 /**
  * The data with its pixels scaled as a recipe needs: standard and unit scaling are one affine
- * map apart, so no file is read again.
+ * map apart, so no file is read again. Standard scaling uses the statistics of the dataset the
+ * data says it is (`data.dataset`, set by the loaders), or of `dataset` for data that does not
+ * say; the two must agree.
  */
 export function withPixels(data: Mnist, pixels: PixelScale, dataset?: DatasetName): Mnist {
   if (data.pixels === pixels) return data;
