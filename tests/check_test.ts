@@ -129,7 +129,13 @@ Deno.test("an unknown option name is refused with the nearest known one", async 
     Error,
     'unknown trainMiniBatch option "shifts": did you mean "shift"?',
   );
-  x.dispose();
+  const xPositive = combineXY(x, y);
+  await assertRejects(
+    () => net.train(xPositive, xPositive, { onepoch: () => {} } as never),
+    Error,
+    'unknown train option "onepoch": did you mean "onEpoch"?',
+  );
+  tf.dispose([x, xPositive]);
   net.dispose();
 });
 

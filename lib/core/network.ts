@@ -252,11 +252,10 @@ export class FFNN {
   async train(
     xPositive: tf.Tensor2D,
     xNegative: tf.Tensor2D,
-    { onEpoch, start = { layer: 0, epoch: 1 } }: {
-      onEpoch?: EpochCallback;
-      start?: { layer: number; epoch: number };
-    } = {},
+    options: { onEpoch?: EpochCallback; start?: { layer: number; epoch: number } } = {},
   ): Promise<void> {
+    checkNames(options, ["onEpoch", "start"], "train option");
+    const { onEpoch, start = { layer: 0, epoch: 1 } } = options;
     this.#checkLabelled(xPositive, "xPositive");
     this.#checkLabelled(xNegative, "xNegative");
     let [hPositive, hNegative] = [xPositive, xNegative];
