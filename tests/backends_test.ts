@@ -144,3 +144,22 @@ Deno.test('setBackend("webgpu") with no GPU adapter says, in one line, what to i
       "Debian's mesa-vulkan-drivers gives a software one), or choose another backend\n",
   );
 });
+
+Deno.test("FF_OPENBLAS naming a missing file stops auto and blas with one line", async () => {
+  const named = "/no/such/dir/libopenblas.so.0";
+  const out = await Deno.makeTempDir({ prefix: "backends_test_" });
+  for (const backend of ["auto", "blas"]) {
+    const { code, stderr } = await new Deno.Command(Deno.execPath(), {
+      args: ["task", "-q", "train", "--backend", backend, "--epochs", "1", "--out", `${out}/run`],
+      cwd: new URL("..", import.meta.url).pathname,
+      env: { FF_OPENBLAS: named },
+    }).output();
+    const lines = new TextDecoder().decode(stderr).trim().split("\n");
+    assertEquals([code, lines.length], [1, 1], lines.join("\n"));
+    assert(
+      lines[0].includes(`FF_OPENBLAS names ${named}, which does not exist: correct the path`),
+      lines[0],
+    );
+  }
+  await Deno.remove(out, { recursive: true });
+});

@@ -133,7 +133,12 @@ export async function setBackend(name: string = readEnv("FF_BACKEND") ?? "auto")
   if (!(BACKENDS as readonly string[]).includes(name)) {
     throw new Error(`unknown backend "${name}": choose one of ${BACKENDS.join(", ")}`);
   }
-  if (name === "auto") return await setBackend(registerBlasBackend().ok ? "blas" : "wasm");
+  if (name === "auto") {
+    const blas = registerBlasBackend();
+    // An OpenBLAS named by FF_OPENBLAS that does not load is a mistake to say, not to step round.
+    if (!blas.ok && readEnv("FF_OPENBLAS") !== undefined) throw new Error(blas.reason);
+    return await setBackend(blas.ok ? "blas" : "wasm");
+  }
   await register(name as Exclude<BackendName, "auto">);
   let started = false;
   try {
