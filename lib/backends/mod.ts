@@ -110,6 +110,15 @@ async function importFirst(specifiers: string[], advice: string): Promise<void> 
       failures.push(`${specifier}: ${(e as Error).message.split("\n")[0]}`);
     }
   }
+  // Under --frozen (the project's tasks) a package missing from deno.lock is not installed,
+  // rather than installed behind the user's back into the tracked lockfile; Deno's own advice,
+  // to rerun with --frozen=false, would do just that.
+  if (failures.every((failure) => /lockfile is out of date/i.test(failure))) {
+    throw new Error(
+      `backend "tensorflow" is not installed (${specifiers.join(" and ")} are not in the ` +
+        `lockfile): ${advice}`,
+    );
+  }
   throw new Error(`backend "tensorflow" could not load (${failures.join("; ")}): ${advice}`);
 }
 
