@@ -306,7 +306,7 @@ export async function sha256Hex(bytes: Uint8Array<ArrayBuffer>): Promise<string>
 }
 
 /** A dataset told from its files, and how it was told. */
-export interface Recognition {
+interface Recognition {
   /** The dataset, or undefined when the files are neither one's. */
   dataset?: DatasetName;
   /** How: which files' SHA-256, or the pixel statistics (also when they match neither). */

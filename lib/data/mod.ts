@@ -43,8 +43,6 @@ export {
   type MnistSplit,
   normalisePixels,
   type PixelScale,
-  RECOGNISED_WITHIN,
-  type Recognition,
 } from "./mnist.ts";
 export {
   fetchMnist,
