@@ -185,3 +185,53 @@ Deno.test("the core on tfjs's own backends: cpu trains and predicts, wasm as it 
     "wasm 4",
   );
 });
+
+Deno.test("FF_OPENBLAS naming a missing file stops auto and blas with one line", async () => {
+  const named = "/no/such/dir/libopenblas.so.0";
+  const out = await Deno.makeTempDir({ prefix: "backends_test_" });
+  for (const backend of ["auto", "blas"]) {
+    const { code, stderr } = await new Deno.Command(Deno.execPath(), {
+      args: ["task", "-q", "train", "--backend", backend, "--epochs", "1", "--out", `${out}/run`],
+      cwd: new URL("..", import.meta.url).pathname,
+      env: { FF_OPENBLAS: named },
+    }).output();
+    const lines = new TextDecoder().decode(stderr).trim().split("\n");
+    assertEquals([code, lines.length], [1, 1], lines.join("\n"));
+    assert(
+      lines[0].includes(`FF_OPENBLAS names ${named}, which does not exist: correct the path`),
+      lines[0],
+    );
+  }
+  await Deno.remove(out, { recursive: true });
+});
+
+Deno.test("--backend tensorflow, not installed, says so in one line and leaves deno.lock as it was", async () => {
+  const root = new URL("..", import.meta.url).pathname;
+  const lock = await Deno.readFile(`${root}/deno.lock`);
+  const out = await Deno.makeTempDir({ prefix: "backends_test_" });
+  try {
+    const { code, stderr } = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "task",
+        "-q",
+        "train",
+        "--backend",
+        "tensorflow",
+        "--epochs",
+        "1",
+        "--out",
+        `${out}/run`,
+      ],
+      cwd: root,
+    }).output();
+    const lines = new TextDecoder().decode(stderr).trim().split("\n");
+    assertEquals([code, lines.length], [1, 1], lines.join("\n"));
+    assert(lines[0].startsWith('train: backend "tensorflow" is not installed'), lines[0]);
+    assert(lines[0].includes("see README: Backends"), lines[0]);
+    assertEquals(await Deno.readFile(`${root}/deno.lock`), lock, "deno.lock was rewritten");
+  } finally {
+    // A failure must not leave the tracked lockfile changed.
+    await Deno.writeFile(`${root}/deno.lock`, lock);
+    await Deno.remove(out, { recursive: true });
+  }
+});
