@@ -403,7 +403,8 @@ Deno.test({
       "--out",
       out,
     ]);
-    await first.until(/epoch 1\/500/);
+    // Said once the folder is claimed (and locked), before the data is loaded.
+    await first.until(/^run folder: /m);
     const pid = first.child.pid;
     for (
       const [args, flag] of [

@@ -113,6 +113,23 @@ Deno.test("option names become flags in messages, but never inside a path", () =
     "--out /tmp/my epochs/seed is not writable; lower --lr",
   );
   assertEquals(inFlagTerms("my epochs, my seed"), "my --epochs, my --seed");
+  // Divergence names the setting the library blames, whichever it is, as its flag; the
+  // readout's own rate has no flag and stays as the library says it.
+  for (
+    const [name, flag] of [
+      ["learningRate", "--lr"],
+      ["peerNormalization", "--peer"],
+      ["threshold", "--threshold"],
+      ["weightDecay", "--weight-decay"],
+      ["momentum", "--momentum"],
+      ["readout.learningRate", "readout.learningRate"],
+    ]
+  ) {
+    assertEquals(
+      inFlagTerms(`loss became NaN at layer 2 epoch 3: lower ${name} (now 1e+30)`),
+      `loss became NaN at layer 2 epoch 3: lower ${flag} (now 1e+30)`,
+    );
+  }
 });
 
 for (
