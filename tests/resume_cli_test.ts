@@ -55,6 +55,7 @@ class Train {
   }
 }
 
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const names = async (dir: string) =>
   (await Array.fromAsync(Deno.readDir(dir))).map((entry) => entry.name).sort();
 
@@ -113,6 +114,8 @@ for (const c of CASES) {
       // A checkpoint after every epoch: the kill finds one (or is in the middle of writing it).
       const run = new Train([...args, "--checkpoint-every", "0", "--out", stopped]);
       await run.until(c.at);
+      // The checkpoint of an epoch is written after its line: on a busy machine, well after.
+      while (!(await names(stopped)).includes("checkpoint.json")) await sleep(5);
       if (c.stop === "Ctrl-C twice") {
         // Well into epoch 2 (of 0.6 s or more), so that the second Ctrl-C comes before its end.
         await new Promise((resolve) => setTimeout(resolve, 100));
@@ -246,7 +249,6 @@ Deno.test({
   },
 });
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const SIGNAL_CODE = { SIGHUP: 129, SIGINT: 130, SIGTERM: 143 };
 const TINY_HINTON = [...HINTON, "--train-size", "300", "--seed", "3", "--backend", "cpu"];
 
