@@ -270,14 +270,33 @@ Deno.test({
     const whole = await Deno.makeTempDir();
     await new Train([...args, "--out", whole]).finish();
     for (
-      const [signal, delay] of [["SIGINT", 0], ["SIGTERM", 150], ["SIGHUP", 400]] as const
+      const [signal, delay, twice] of [
+        ["SIGINT", 0, false],
+        ["SIGTERM", 150, false],
+        ["SIGHUP", 400, false],
+        ["SIGINT", 0, true],
+      ] as const
     ) {
       const out = await Deno.makeTempDir();
       const run = new Train([...args, "--out", out]);
       await run.until(/epoch 2\/2/);
-      await sleep(delay);
+      if (twice) {
+        // Once the final checkpoint is on disk, a second signal stops at once and leaves it.
+        while (!(await names(out)).includes("checkpoint.json")) await sleep(5);
+        run.child.kill(signal);
+        await run.until(/training has finished: writing its results/, "err");
+      } else await sleep(delay);
       run.child.kill(signal);
       const status = await run.status();
+      if (twice && status.signal) {
+        assertEquals(status.signal, signal);
+        assertEquals(await names(out), [".train.lock", "checkpoint.json"]);
+        await new Train(["--resume", out]).finish();
+        await assertSameWeights(whole, out);
+        assertEquals(await names(out), ["metrics.json", "report.html", "weights.json"]);
+        await Deno.remove(out, { recursive: true });
+        continue;
+      }
       assertEquals(status.code, SIGNAL_CODE[signal], `${signal}: ${run.out}\n${run.err}`);
       assertStringIncludes(run.err, `\n${signal}: `);
       const metrics = JSON.parse(await Deno.readTextFile(`${out}/metrics.json`));
