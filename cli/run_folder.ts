@@ -24,7 +24,7 @@ export interface RunFolder {
    * halfway never leaves the old weights beside its own metrics.
    */
   previous: string[];
-  /** Unlocks the folder and removes the lock file. */
+  /** Unlocks the folder and removes the lock file, and the folder if this run made it for nothing. */
   release(): void;
 }
 
@@ -44,14 +44,27 @@ export async function claimRunFolder(
   dir: string | undefined,
   { resume = false, overwrite = false }: ClaimOptions = {},
 ): Promise<RunFolder> {
-  dir ??= await freshRunFolder("runs");
   const flag = resume ? "--resume" : "--out";
+  const made = dir === undefined || !(await Deno.stat(dir).then(() => true, () => false));
+  dir ??= await freshRunFolder("runs");
   try {
     await Deno.mkdir(dir, { recursive: true });
   } catch (e) {
     throw new Error(`${flag} ${dir} cannot be made: ${reason(e)}: choose a writable folder`);
   }
-  const release = await lock(dir, flag);
+  const folder = dir;
+  const unlock = await lock(dir, flag);
+  const release = () => {
+    unlock();
+    // A run that stopped before writing anything leaves no empty folder behind (a folder
+    // that is not empty is not removed).
+    if (!made) return;
+    try {
+      Deno.removeSync(folder);
+    } catch {
+      // Not empty: the run's files are in it.
+    }
+  };
   const held = resume ? [] : await present(dir).catch((e) => {
     release();
     throw e;

@@ -268,6 +268,18 @@ Deno.test({
     assertStringIncludes(bad.err, "--train-size 99999 is more than the 50000 training images");
     assertEquals(await Deno.readTextFile(`${out}/checkpoint.json`), "{}");
     assertEquals(await names(out), ["checkpoint.json", "notes.txt", "report.html", "weights.json"]);
+    // A folder the run made, for a run that could not train, is not left behind empty.
+    const fresh = await train(
+      "--data",
+      mnistDir!,
+      ...TINY,
+      "--train-size",
+      "99999",
+      "--out",
+      `${out}/new`,
+    );
+    assertEquals(fresh.code, 1, fresh.err);
+    assertEquals(await names(out), ["checkpoint.json", "notes.txt", "report.html", "weights.json"]);
     await Deno.remove(out, { recursive: true });
   },
 });
