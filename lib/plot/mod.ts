@@ -34,6 +34,8 @@ export {
   plotlyParts,
   plotlyScriptTag,
   plotlySource,
+  type ReferenceLine,
+  withReferenceLines,
 } from "./plot.ts";
 export { type Report, reportHtml, writeReport } from "./report.ts";
 export {
