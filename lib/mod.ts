@@ -8,7 +8,7 @@
  * - `data/mod.ts`: MNIST and Fashion-MNIST, fetched, checked, split
  * - `experiment.ts`: named recipes and `runExperiment`
  * - `plot/mod.ts`: figures for Jupyter, an html report, training progress
- * - `notebook.ts`: the notebooks' run sizes
+ * - `notebook.ts`: a notebook's `setup()`, run sizes, the committed full-size runs (`fullRun`)
  * - `weights.ts`: saving and loading networks
  * - `checkpoint.ts`: checkpoints, so that a stopped run continues where it left off
  *
@@ -48,7 +48,19 @@ export {
 } from "./experiment.ts";
 export * from "./plot/mod.ts";
 export { show } from "./jupyter.ts";
-export { type RunSize, runSize, type RunSizeName, trimTestSplit } from "./notebook.ts";
+export {
+  type FullRun,
+  fullRun,
+  fullRuns,
+  type RunMetrics,
+  type RunSize,
+  runSize,
+  type RunSizeName,
+  type Setup,
+  setup,
+  type SetupOptions,
+  trimTestSplit,
+} from "./notebook.ts";
 export { loadNetwork, saveNetwork } from "./weights.ts";
 export {
   CHECKPOINT_FILE,

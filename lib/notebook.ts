@@ -1,33 +1,48 @@
 /**
- * How much training a notebook does, chosen in one place by the environment, so that the same
- * notebook serves as a seconds-long test, a minutes-long read, and the post's full recipe:
+ * A notebook's plumbing, in one place: {@linkcode setup} (backend, plotly.js, data, run size, in
+ * one call and one line of output), and the committed full-size runs ({@linkcode fullRun}) that
+ * notebooks draw their full-size figures from.
+ *
+ * How much training a notebook does is chosen by the environment, so that the same notebook
+ * serves as a seconds-long test, a minutes-long read, and the post's full recipe:
  *
  * - `FF_QUICK=1`: tiny runs, seconds each, for tests;
  * - neither: the default, a few minutes per notebook on a 2-core CPU;
- * - `FF_FULL=1`: the post's recipe, 50,000 images and 1000 epochs per layer (hours on a CPU).
+ * - `FF_FULL=1`: the post's recipe, 50,000 images and 1000 epochs per layer (about 30 minutes
+ *   for the post's network on a 2-core CPU with OpenBLAS).
  *
- * Every number a notebook shows is printed next to {@linkcode RunSize.describe}, so that a
- * quick run's error is never mistaken for the post's.
+ * A notebook says its run size once, in the line {@linkcode setup} shows.
  *
  * @example
  * ```ts
  * import { assert } from "@std/assert";
- * import { loadMnistOrSubset, runExperiment, runSize, trimTestSplit } from "./mod.ts";
- * const size = runSize((name) => name === "FF_QUICK" ? "1" : undefined); // the tests' size
- * const mnist = trimTestSplit(await loadMnistOrSubset(size.mnistDir), size.testSize);
- * const result = await runExperiment(mnist, size.recipe("post"), { validationSize: size.testSize });
- * await size.report(`test error ${result.testError}`); // printed with the run size beside it
- * assert(result.testError < 0.9);
+ * import { runExperiment, setup, trainingPlot } from "./mod.ts";
+ * const { size, data } = await setup(); // one line: data, backend, run size
+ * const r = size.recipe("fast", { trainSize: 2000, epochs: 1 }); // Hinton's recipe, shortened
+ * const result = await runExperiment(data, r, {
+ *   validationSize: 1000,
+ *   onEpoch: trainingPlot(), // a live loss plot in Jupyter, progress lines elsewhere
+ * });
+ * await size.report(`test error ${result.testError.toFixed(4)}`); // e.g. "test error 0.1270"
+ * assert(result.testError < 0.3);
  * result.net.dispose();
  * ```
  *
  * @module
  */
 import { relative } from "node:path";
-import type { Mnist } from "./data/mod.ts";
+import { setBackend } from "./backends/mod.ts";
+import {
+  type DatasetName,
+  DATASETS,
+  loadDataset,
+  loadMnistOrSubset,
+  type Mnist,
+} from "./data/mod.ts";
 import { readEnv, readFlag } from "./env.ts";
-import { type Recipe, recipe } from "./experiment.ts";
+import { type Errors, type Recipe, recipe } from "./experiment.ts";
 import { show } from "./jupyter.ts";
+import { loadPlotly } from "./plot/plot.ts";
 
 /** The three run sizes. */
 export type RunSizeName = "quick" | "default" | "full";
@@ -74,9 +89,10 @@ export interface RunSize {
   /** A named recipe at this run size ({@linkcode RunSize.fit}); `overrides` win over both. */
   recipe(name: string, overrides?: Partial<Recipe>): Recipe;
   /**
-   * Shows `lines` with {@linkcode RunSize.describe} after them: inside Jupyter as one output
-   * that the cell awaits, elsewhere on stdout. Notebooks report through this rather than
-   * `console.log`, whose last lines in a cell the Deno kernel may send too late to be kept.
+   * Shows `lines`: inside Jupyter as one output that the cell awaits, elsewhere on stdout.
+   * Notebooks report through this (or `show`) rather than `console.log`, whose last lines in a
+   * cell the Deno kernel may send too late to be kept. The run size is said once, by
+   * {@linkcode setup}, not after every result.
    */
   report(...lines: string[]): Promise<void>;
 }
@@ -177,7 +193,7 @@ export function runSize(
     describe,
     fit,
     recipe: (name, overrides = {}) => ({ ...fit(recipe(name)), ...overrides }),
-    report: (...lines) => show([...lines, `(${describe()})`].join("\n")),
+    report: (...lines) => show(lines.join("\n")),
   };
 }
 
@@ -209,4 +225,247 @@ export function trimTestSplit(mnist: Mnist, count: number): Mnist {
       count,
     },
   };
+}
+
+/** Options of {@linkcode setup}. */
+export interface SetupOptions {
+  /** `"mnist"` (default) or `"fashion-mnist"`. */
+  dataset?: DatasetName;
+  /**
+   * The dataset's folder; default the run size's `mnistDir` (env `FF_MNIST_DIR`, else
+   * data/mnist beside lib/) for MNIST, Debian's folder for Fashion-MNIST.
+   */
+  dataDir?: string;
+  /** A backend name for `setBackend`; default env `FF_BACKEND`, else the fastest here. */
+  backend?: string;
+}
+
+/** What {@linkcode setup} hands a notebook. */
+export interface Setup {
+  /** The run size the environment asks for ({@linkcode runSize}). */
+  size: RunSize;
+  /** The dataset, its test split trimmed to `size.testSize`. */
+  data: Mnist;
+  /** The backend in use. */
+  backend: string;
+}
+
+/**
+ * A notebook's first lines in one call: puts plotly.js on the page (in Jupyter), sets the
+ * backend, reads the run size, loads the dataset (its test split trimmed to the run size's) and
+ * shows one line saying which data, backend and run size the notebook's numbers come from.
+ *
+ * @example
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { setup } from "./notebook.ts";
+ * const { size, data, backend } = await setup();
+ * // shows e.g.: data MNIST (data/mnist) · backend blas · run size "default" (...): 5,000 training images × 400 epochs ...
+ * assertEquals(data.test.count, Math.min(size.testSize, 10_000));
+ * console.log(backend); // "blas" where OpenBLAS is installed, else "wasm"
+ * ```
+ */
+export async function setup(options: SetupOptions = {}): Promise<Setup> {
+  const { dataset = "mnist" } = options;
+  if (!(dataset in DATASETS)) {
+    throw new Error(
+      `setup's dataset "${dataset}" is unknown: use one of ${Object.keys(DATASETS).join(", ")}`,
+    );
+  }
+  await loadPlotly();
+  const backend = await setBackend(options.backend);
+  const size = runSize();
+  const loaded = dataset === "mnist"
+    ? await loadMnistOrSubset(options.dataDir ?? size.mnistDir)
+    : await loadDataset(dataset, options.dataDir);
+  const data = trimTestSplit(loaded, size.testSize);
+  await show(`data ${data.source} · backend ${backend} · ${size.describe()}`);
+  return { size, data, backend };
+}
+
+/** The full-size runs the notebooks draw on, in the order they are told. */
+export const FULL_RUNS: readonly string[] = [
+  "post",
+  "fast",
+  "hinton",
+  "hinton-shift",
+  "hinton-4x2000",
+];
+
+/** Where committed full-size runs are: notebooks/runs beside lib/. */
+const RUNS_DIR = new URL("../notebooks/runs", import.meta.url).pathname;
+
+/**
+ * A run's metrics.json as `deno task train` writes it (cli/train.ts); fields this module does
+ * not need are kept as they are.
+ */
+export interface RunMetrics {
+  /** The command that made it, e.g. "deno task train --recipe post --out runs/post". */
+  command: string;
+  /** The commit it ran at (40 hex digits), null when not in a git checkout. */
+  commit: string | null;
+  /** When it started, ISO 8601. */
+  date: string;
+  recipe: string;
+  config: Recipe;
+  dataset: DatasetName;
+  backend: string;
+  /** The OpenBLAS in use, when the backend was blas. */
+  blas?: { library: string; config: string; threads?: number };
+  /** The data's source line. */
+  data: string;
+  /** The readout chosen on validation data, and its test error. */
+  readout: string;
+  test_error: number;
+  /** Every readout's error on the training, validation and test images. */
+  errors: Record<string, Errors>;
+  train_seconds: number;
+  seconds: number;
+  seconds_per_epoch_by_layer: number[];
+  /** Loss per layer, per epoch. */
+  losses: number[][];
+  /** Mini-batch recipes run with --eval-every: every readout's errors as training went. */
+  curve: { epoch: number; seconds: number; errors: Record<string, Omit<Errors, "train">> }[];
+  peak_memory_mib: number;
+  [key: string]: unknown;
+}
+
+/** A committed full-size run: its name, its metrics, and the line that says where they are from. */
+export interface FullRun {
+  name: string;
+  metrics: RunMetrics;
+  /**
+   * One short line naming the run: command, commit, date, backend; every figure drawn from the
+   * run shows it (e.g. as a subtitle).
+   */
+  source: string;
+}
+
+/** The command without `--out DIR`, which names one machine's folder and no setting. */
+function portableCommand(command: string): string {
+  return command.replace(/\s+--out(?:=|\s+)\S+/g, "").trim();
+}
+
+/**
+ * The line that names a run, from its metrics.
+ *
+ * @example
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { runSource } from "./notebook.ts";
+ * const line = runSource("post", {
+ *   command: "deno task train --recipe post --out /tmp/post",
+ *   commit: "01d4d4d0123456789abcdef0123456789abcdef0",
+ *   date: "2026-12-07T16:03:00.000Z",
+ *   backend: "blas",
+ *   blas: { library: "libopenblas.so.0", config: "OpenBLAS 0.3.21 Haswell", threads: 2 },
+ * });
+ * assertEquals(line, 'full-size run "post": deno task train --recipe post · commit 01d4d4d · 2026-12-07 · blas (OpenBLAS 0.3.21, 2 threads)');
+ * ```
+ */
+export function runSource(
+  name: string,
+  metrics: Pick<RunMetrics, "command" | "commit" | "date" | "backend" | "blas">,
+): string {
+  const { blas } = metrics;
+  const openblas = blas?.config.match(/OpenBLAS \S+/)?.[0];
+  const machine = blas
+    ? `${metrics.backend} (${
+      [openblas, blas.threads && `${blas.threads} threads`].filter(Boolean)
+        .join(", ")
+    })`
+    : metrics.backend;
+  return [
+    `full-size run "${name}": ${portableCommand(metrics.command)}`,
+    metrics.commit ? `commit ${metrics.commit.slice(0, 7)}` : "no commit recorded",
+    metrics.date.slice(0, 10),
+    machine,
+  ].join(" · ");
+}
+
+/** The names of the committed runs in `dir` (a run is a folder with a metrics.json). */
+async function runNames(dir: string): Promise<string[]> {
+  const names: string[] = [];
+  try {
+    for await (const entry of Deno.readDir(dir)) {
+      if (!entry.isDirectory) continue;
+      try {
+        await Deno.stat(`${dir}/${entry.name}/metrics.json`);
+        names.push(entry.name);
+      } catch {
+        // a folder without metrics.json is no run
+      }
+    }
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  const rank = (name: string) => {
+    const at = FULL_RUNS.indexOf(name);
+    return at < 0 ? FULL_RUNS.length : at;
+  };
+  return names.sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
+}
+
+/**
+ * The names of the committed full-size runs: those of {@linkcode FULL_RUNS} that are there,
+ * in that order, then any others.
+ *
+ * @param options.dir where runs are; default notebooks/runs beside lib/
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * import { fullRuns } from "./notebook.ts";
+ * const names = await fullRuns(); // e.g. ["post", "fast", "hinton", "hinton-shift"]
+ * assert(names.every((name) => typeof name === "string"));
+ * ```
+ */
+export function fullRuns({ dir = RUNS_DIR }: { dir?: string } = {}): Promise<string[]> {
+  return runNames(dir);
+}
+
+/**
+ * A committed full-size run: `notebooks/runs/<name>/metrics.json`, as `deno task train` wrote
+ * it, with the line that names it.
+ *
+ * @param name a run's folder name, e.g. "post" ({@linkcode fullRuns} lists them)
+ * @param options.dir where runs are; default notebooks/runs beside lib/
+ *
+ * @example
+ * ```ts
+ * import { assertStringIncludes } from "@std/assert";
+ * import { fullRun, fullRuns } from "./notebook.ts";
+ * for (const name of await fullRuns()) {
+ *   const { metrics, source } = await fullRun(name);
+ *   assertStringIncludes(source, `"${name}"`); // e.g. full-size run "post": deno task train ...
+ *   console.log(`${name}: test error ${metrics.test_error}`);
+ * }
+ * ```
+ */
+export async function fullRun(
+  name: string,
+  { dir = RUNS_DIR }: { dir?: string } = {},
+): Promise<FullRun> {
+  const path = `${dir}/${name}/metrics.json`;
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+    const have = await runNames(dir);
+    throw new Error(
+      `no full-size run "${name}" in ${dir}: use one of ${
+        have.length ? have.join(", ") : "(none there yet)"
+      }`,
+    );
+  }
+  const metrics = JSON.parse(text) as RunMetrics;
+  for (const field of ["command", "date", "backend", "test_error", "losses"] as const) {
+    if (metrics[field] === undefined) {
+      throw new Error(
+        `${path} has no "${field}": write it anew with \`deno task train\` (cli/train.ts)`,
+      );
+    }
+  }
+  return { name, metrics, source: runSource(name, metrics) };
 }

@@ -123,3 +123,11 @@ Deno.test("bad progress and bad modes are refused with a clear message", async (
     'unknown progress mode "fancy"',
   );
 });
+
+Deno.test("mini-batch progress says all layers and their mean loss, not layer 1/1", async () => {
+  let output = "";
+  const report = progressReporter({ mode: "lines", write: (t) => output += t });
+  await report({ layer: 0, layers: 1, epoch: 1, epochs: 1, loss: 0.5, losses: [0.4, 0.6] });
+  assertStringIncludes(output, "all 2 layers epoch 1/1 mean loss 0.5000");
+  assert(!output.includes("layer 1/1"), output);
+});

@@ -22,13 +22,20 @@ import { mulberry32, MULBERRY32_STEP, normal, uniform } from "./random.ts";
 /** Called after every epoch with the epoch's loss; awaited when it returns a promise. */
 export type EpochCallback = (progress: EpochProgress) => void | Promise<void>;
 
-/** What training reports after each epoch; `layer` counts from 0, `epoch` from 1. */
+/**
+ * What training reports after each epoch; `layer` counts from 0, `epoch` from 1. Full-batch
+ * training reports each layer's epochs in turn; mini-batch training trains all layers at once and
+ * reports as one "layer" (`layer` 0 of `layers` 1) with every layer's loss in `losses`.
+ */
 export interface EpochProgress {
   layer: number;
   layers: number;
   epoch: number;
   epochs: number;
+  /** The epoch's loss; in mini-batch training, the mean of `losses`. */
   loss: number;
+  /** Mini-batch training only: each layer's mean batch loss this epoch, first layer first. */
+  losses?: number[];
   /** Set once, when something is wrong but training goes on (e.g. every unit inactive). */
   warning?: string;
 }

@@ -333,7 +333,15 @@ export class FFNN {
       silentEpochs = silent ? silentEpochs + 1 : 0;
       const warning = silentEpochs === SILENT_EPOCHS ? silent : undefined;
       const loss = means.reduce((a, b) => a + b) / means.length;
-      await onEpoch?.({ layer: 0, layers: 1, epoch, epochs, loss, ...warning && { warning } });
+      await onEpoch?.({
+        layer: 0,
+        layers: 1,
+        epoch,
+        epochs,
+        loss,
+        losses: means,
+        ...warning && { warning },
+      });
     }
   }
 

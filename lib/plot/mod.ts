@@ -1,6 +1,7 @@
 /**
  * Pictures and reports: plotly figures that show themselves in Jupyter, the figures the
- * notebooks draw, a self-contained html report, and training progress that updates in place.
+ * notebooks draw, a self-contained html report, training progress that updates in place and a
+ * live loss plot (`trainingPlot`).
  *
  * @example
  * ```ts
@@ -45,4 +46,5 @@ export {
   type ProgressOptions,
   progressReporter,
 } from "./progress.ts";
+export { trainingPlot, type TrainingPlotOptions } from "./live.ts";
 export { escapeHtml } from "./html.ts";

@@ -94,8 +94,28 @@ function formatLoss(loss: number): string {
   return Number.isFinite(loss) ? loss.toFixed(4) : String(loss);
 }
 
+/**
+ * "layer 2/3", or for mini-batch training, which trains every layer at once and reports their
+ * mean loss, "all 3 layers".
+ *
+ * @example
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { whichLayers } from "./progress.ts";
+ * assertEquals(whichLayers({ layer: 0, layers: 1, epoch: 3, epochs: 6, loss: 0.5, losses: [0.4, 0.6] }), "all 2 layers");
+ * ```
+ */
+export function whichLayers(p: EpochProgress): string {
+  const together = p.losses?.length ?? 0;
+  return together > 1 ? `all ${together} layers` : `layer ${p.layer + 1}/${p.layers}`;
+}
+
+function lossName(p: EpochProgress): string {
+  return (p.losses?.length ?? 0) > 1 ? "mean loss" : "loss";
+}
+
 function describe(s: Snapshot): string {
-  return `layer ${s.layer + 1}/${s.layers} epoch ${s.epoch}/${s.epochs} loss ${
+  return `${whichLayers(s)} epoch ${s.epoch}/${s.epochs} ${lossName(s)} ${
     formatLoss(s.loss)
   } elapsed ${formatDuration(s.elapsedMs)} ETA ${formatDuration(s.etaMs)}`;
 }
@@ -161,7 +181,7 @@ function terminalMode(write: (text: string) => void, prefix: string, now: () => 
     const clear = "\r\x1b[2K";
     if (isLayerEnd(s)) {
       write(
-        `${clear}${prefix}layer ${s.layer + 1}/${s.layers} done: loss ${formatLoss(s.loss)} ` +
+        `${clear}${prefix}${whichLayers(s)} done: ${lossName(s)} ${formatLoss(s.loss)} ` +
           `after ${s.epochs} epochs, elapsed ${formatDuration(s.elapsedMs)}` +
           `${isRunEnd(s) ? "" : `, ETA ${formatDuration(s.etaMs)}`}\n`,
       );
@@ -183,7 +203,7 @@ function jupyterMode(display: JupyterDisplay, prefix: string, now: () => number)
     lastDraw = t;
     if (isLayerEnd(s)) {
       finished.push(
-        `layer ${s.layer + 1}/${s.layers}: loss ${formatLoss(s.loss)} after ${s.epochs} epochs`,
+        `${whichLayers(s)}: ${lossName(s)} ${formatLoss(s.loss)} after ${s.epochs} epochs`,
       );
     }
     const status = isRunEnd(s) ? `done in ${formatDuration(s.elapsedMs)}` : describe(s);
