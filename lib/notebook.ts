@@ -260,7 +260,7 @@ export interface Setup {
  * import { assertEquals } from "@std/assert";
  * import { setup } from "./notebook.ts";
  * const { size, data, backend } = await setup();
- * // shows e.g.: data MNIST (data/mnist) · backend blas · run size "default" (...): 5,000 training images × 400 epochs ...
+ * // shows e.g.: data: MNIST (data/mnist) · backend: blas · run size "default" (...): 5,000 training images × 400 epochs ...
  * assertEquals(data.test.count, Math.min(size.testSize, 10_000));
  * console.log(backend); // "blas" where OpenBLAS is installed, else "wasm"
  * ```
@@ -279,7 +279,7 @@ export async function setup(options: SetupOptions = {}): Promise<Setup> {
     ? await loadMnistOrSubset(options.dataDir ?? size.mnistDir)
     : await loadDataset(dataset, options.dataDir);
   const data = trimTestSplit(loaded, size.testSize);
-  await show(`data ${data.source} · backend ${backend} · ${size.describe()}`);
+  await show(`data: ${data.source} · backend: ${backend} · ${size.describe()}`);
   return { size, data, backend };
 }
 

@@ -1,10 +1,16 @@
 // lib/ (or only its core) must work when copied into a folder with no deno.json, before any
 // backend is chosen: a notebook folder, say.
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
+import { executeNotebook, jupyterMissing, outputs, text } from "../tools/notebooks.ts";
+import { ignoreUnless } from "./shared.ts";
 
 const lib = new URL("../lib/", import.meta.url).pathname;
 
-async function runCopied(folder: "core" | ".", main: string): Promise<string> {
+async function runCopied(
+  folder: "core" | ".",
+  main: string,
+  env: Record<string, string> = {},
+): Promise<string> {
   const dir = await Deno.makeTempDir();
   try {
     await Deno.mkdir(`${dir}/lib`);
@@ -17,6 +23,7 @@ async function runCopied(folder: "core" | ".", main: string): Promise<string> {
     const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
       args: ["run", "--no-config", "--no-lock", "-A", "main.ts"],
       cwd: dir,
+      env,
     }).output();
     assertEquals(code, 0, new TextDecoder().decode(stderr));
     return new TextDecoder().decode(stdout);
@@ -58,4 +65,87 @@ Deno.test("the core imports only TensorFlow.js and itself", async () => {
     }
     assert(!/getBackend\(\)\s*===/.test(source), `${entry.name} checks the backend's name`);
   }
+});
+
+Deno.test("a copied lib/ sets a notebook up and plots its training: setup(), trainingPlot()", async () => {
+  // What a notebook of your own does (notebooks/README.md), outside Jupyter: setup() shows its
+  // one line, trainingPlot() falls back to progress lines, and plotly.js (which setup() sends to
+  // a notebook page) is found without a deno.json.
+  const out = await runCopied(
+    ".",
+    `import { fullRuns, plotlyParts, runExperiment, setup, trainingPlot } from "./lib/mod.ts";
+const { size, data, backend } = await setup();
+const r = size.recipe("post", { epochs: 3, layers: [20, 20] });
+const result = await runExperiment(data, r, { validationSize: 500, onEpoch: trainingPlot() });
+console.log("error", result.testError < 1, "runs", (await fullRuns()).length, backend);
+console.log("plotly parts", (await plotlyParts()).length > 1);
+result.net.dispose();
+`,
+    { FF_QUICK: "1", FF_MNIST_DIR: new URL("../data/mnist", import.meta.url).pathname },
+  );
+  assert(
+    /^data: MNIST \(.*data\/mnist\) · backend: (blas|wasm) · run size "quick"/m.test(out),
+    out,
+  );
+  assertStringIncludes(out, "layer 2/2 epoch 3/3 loss");
+  assert(/error true runs 0 (blas|wasm)\n/.test(out), out);
+  assertStringIncludes(out, "plotly parts true");
+});
+
+const jupyter = await jupyterMissing();
+
+Deno.test({
+  name: "a notebook of your own beside a copied lib/ runs in Jupyter: setup's line, a live plot",
+  ignore: ignoreUnless(jupyter === undefined, `Jupyter with the Deno kernelspec (${jupyter})`),
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "ff-own-notebook-" });
+    try {
+      await Deno.mkdir(`${dir}/lib`);
+      const cp = await new Deno.Command("cp", { args: ["-r", `${lib}.`, `${dir}/lib/`] }).output();
+      assert(cp.success, "cp");
+      const cell = (source: string) => ({
+        cell_type: "code",
+        execution_count: null,
+        metadata: {},
+        outputs: [],
+        source,
+      });
+      await Deno.writeTextFile(
+        `${dir}/own.ipynb`,
+        JSON.stringify({
+          cells: [
+            cell(
+              'import { runExperiment, setup, trainingPlot } from "./lib/mod.ts";\n' +
+                "const { size, data } = await setup();",
+            ),
+            cell(
+              'const r = size.recipe("post", { epochs: 5, layers: [20, 20] });\n' +
+                "const result = await runExperiment(data, r, { validationSize: 500, " +
+                "onEpoch: trainingPlot() });",
+            ),
+          ],
+          metadata: { kernelspec: { name: "deno", display_name: "Deno", language: "typescript" } },
+          nbformat: 4,
+          nbformat_minor: 5,
+        }),
+      );
+      const { notebook } = await executeNotebook(`${dir}/own.ipynb`, {
+        size: "quick",
+        timeoutSeconds: 300,
+        env: { FF_MNIST_DIR: new URL("../data/mnist", import.meta.url).pathname },
+      });
+      const shown = outputs(notebook);
+      assert(
+        shown.some(({ output }) =>
+          /^data: MNIST .* run size "quick"/.test(text(output.data?.["text/plain"]))
+        ),
+        "setup's line",
+      );
+      const figures = shown.filter(({ output }) => output.data?.["application/vnd.plotly.v1+json"]);
+      assertEquals(figures.map(({ cell }) => cell), [1], "one figure, in the training cell");
+      assertStringIncludes(text(figures[0].output.data?.["text/plain"]), "layer 2: loss");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
 });

@@ -166,7 +166,7 @@ Deno.test("setup: backend, data trimmed to the run size, and one line saying so"
   assertEquals(printed.length, 1);
   const [line] = printed as string[];
   assert(!line.includes("\n"), line);
-  for (const part of ["MNIST (data/mnist)", "backend cpu", 'run size "quick"']) {
+  for (const part of ["data: MNIST (data/mnist)", "backend: cpu", 'run size "quick"']) {
     assertStringIncludes(line, part);
   }
   await assertRejects(

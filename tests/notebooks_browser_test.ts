@@ -3,8 +3,15 @@
 // notebook runs three times in a row in one kernel, its page opened anew before the second run
 // (saved, then reloaded: the saved outputs must draw every figure already) and the third (a
 // second tab): every run must keep every output, draw every figure as plotly's SVG, show no
-// error, and show training progress moving in place.
-import { assertEquals, assertGreater, assertGreaterOrEqual, assertMatch } from "@std/assert";
+// error, and show training progress moving in place. A live loss plot (`trainingPlot`) must be
+// one figure that grows while its cell runs: a fixture notebook proves it on its own, quickly.
+import {
+  assert,
+  assertEquals,
+  assertGreater,
+  assertGreaterOrEqual,
+  assertMatch,
+} from "@std/assert";
 import { PLOTLY_PART_METADATA } from "../lib/plot/plot.ts";
 import {
   jupyterMissing,
@@ -49,6 +56,17 @@ interface CellView {
   progressBars: number;
   /** Distinct states of the cell's progress displays seen while it was running. */
   progressStates: string[];
+  /**
+   * Distinct states of the cell's plotly figures seen while it was running, each
+   * "FIGURES:POINTS": how many figures the cell showed and how many points they held.
+   */
+  figureStates: string[];
+}
+
+/** How many figures a state of {@linkcode CellView.figureStates} shows, and their points. */
+function figureState(state: string): { figures: number; points: number } {
+  const [figures, points] = state.split(":").map(Number);
+  return { figures, points };
 }
 
 const READY = `window.Jupyter && Jupyter.notebook && Jupyter.notebook._fully_loaded &&
@@ -61,8 +79,18 @@ const CODE_CELLS = `Jupyter.notebook.get_cells().filter((cell) => cell.cell_type
 const PREPARE = `(() => {
   window.ffBefore = ${CODE_CELLS}.map((cell) => cell.last_msg_id);
   window.ffProgress = {};
+  window.ffFigures = {};
   const record = () => ${CODE_CELLS}.forEach((cell, i) => {
     if (!cell.element.hasClass("running")) return;
+    // plotly keeps a drawn figure's traces on its div, as \`data\`.
+    const plots = [...cell.output_area.element[0].querySelectorAll(".js-plotly-plot")];
+    if (plots.length > 0) {
+      const points = plots.flatMap((plot) => plot.data || [])
+        .reduce((sum, trace) => sum + ((trace.x || trace.y || []).length), 0);
+      const figures = window.ffFigures[i] = window.ffFigures[i] || [];
+      const state = plots.length + ":" + points;
+      if (!figures.includes(state)) figures.push(state);
+    }
     const bars = [...cell.output_area.element[0].querySelectorAll("progress")];
     if (bars.length === 0) return;
     const states = window.ffProgress[i] = window.ffProgress[i] || [];
@@ -101,6 +129,7 @@ const VIEW = `JSON.stringify({
       plotlyNote: [...element.querySelectorAll(".ff-plotly-note")].map((n) => n.textContent).join(),
       progressBars: element.querySelectorAll("progress").length,
       progressStates: window.ffProgress[i] || [],
+      figureStates: window.ffFigures[i] || [],
     };
   }),
 })`;
@@ -137,6 +166,14 @@ function check(name: string, run: number, notebook: Notebook, cells: CellView[])
     assertEquals(view.notLoaded, 0, `${where}: cell ${i} has a figure without plotly.js`);
     assertEquals(view.plots, figures, `${where}: cell ${i} drew ${view.plots} of ${figures} plots`);
     assertGreaterOrEqual(view.svgs, 2 * figures, `${where}: cell ${i}'s plots have their SVGs`);
+    if (/trainingPlot\(/.test(text(cell.source))) {
+      // A live plot: drawn while the cell ran, growing, and never more figures than it ends with
+      // (each update replaced its figure instead of adding one).
+      const states = view.figureStates.map(figureState);
+      const seen = `${where}: cell ${i}'s live plot while it ran: ${view.figureStates.join(" → ")}`;
+      assertGreaterOrEqual(new Set(states.map((s) => s.points)).size, 2, seen);
+      assert(states.every((s) => s.figures <= figures), seen);
+    }
     if ((cell.outputs ?? []).some((output) => output.metadata?.[PLOTLY_PART_METADATA])) {
       assertMatch(view.plotlyNote, /is on this page/, `${where}: cell ${i} loaded plotly.js`);
     }
@@ -264,6 +301,53 @@ Deno.test({
       }
       assertGreaterOrEqual(mostChanges, 2, "some training progress changed at least twice");
       assertEquals(browser.requests(), [], "the pages asked for nothing beyond loopback");
+    } finally {
+      await browser?.close();
+      await server.stop();
+    }
+  },
+});
+
+/** A notebook whose one training cell draws with `trainingPlot()`: 2 layers × 60 epochs. */
+const LIVE_FIXTURE = new URL("./fixtures/live_plot.ipynb", import.meta.url).pathname;
+const LIVE_EPOCHS = 60;
+
+Deno.test({
+  name: "a live loss plot in classic Jupyter in Chromium: one figure that grows while its cell " +
+    "runs, Run All twice",
+  ignore,
+  async fn() {
+    const mnist = sharedPath("data/mnist");
+    const server = await startNotebookServer([LIVE_FIXTURE], {
+      FF_QUICK: "1",
+      ...(mnist ? { FF_MNIST_DIR: mnist } : {}),
+    });
+    let browser: Browser | undefined;
+    try {
+      browser = await Browser.launch();
+      const page = await browser.newPage();
+      await page.goto(server.notebookUrl("live_plot.ipynb"));
+      for (let run = 1; run <= 2; run++) {
+        const where = `live_plot.ipynb, run ${run}`;
+        const { notebook, cells } = await runAll(page);
+        check("live_plot.ipynb", run, notebook, cells);
+        assertEquals(page.exceptions, [], `${where}: uncaught page errors`);
+        // The training cell: exactly one figure on the page at every moment it was seen, holding
+        // at least two different numbers of points before the cell finished...
+        const view = cells.at(-1)!;
+        const states = view.figureStates.map(figureState);
+        const seen = `${where}: the live plot while it ran: ${view.figureStates.join(" → ")}`;
+        assert(states.length > 0 && states.every((s) => s.figures === 1), seen);
+        assertGreaterOrEqual(new Set(states.map((s) => s.points)).size, 2, seen);
+        // ...and one figure at the end, in the page and in the notebook, with every epoch.
+        assertEquals(view.plots, 1, `${where}: figures at the end`);
+        const figures = (notebook.cells.at(-1)!.outputs ?? [])
+          .map((output) => output.data?.[PLOTLY_JSON] as { data: { x: number[] }[] } | undefined)
+          .filter((figure) => figure !== undefined);
+        assertEquals(figures.length, 1, `${where}: figure outputs`);
+        assertEquals(figures[0].data.map((trace) => trace.x.length), [LIVE_EPOCHS, LIVE_EPOCHS]);
+        console.log(`  run ${run}: the live plot grew ${view.figureStates.join(" → ")}`);
+      }
     } finally {
       await browser?.close();
       await server.stop();

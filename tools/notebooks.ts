@@ -58,10 +58,6 @@ export const COMMITTED_FIGURE_HTML =
   `<p><em>An interactive plotly figure: its data is saved in this output, and it draws when ` +
   `the notebook runs.</em></p>`;
 
-/** What a committed notebook shows in place of the pieces of plotly.js. */
-export const COMMITTED_PLOTLY_TEXT = "plotly.js is sent to the page here when the notebook " +
-  "runs, for the figures below; the saved notebook leaves it out and keeps a PNG of each figure.";
-
 /**
  * Text of a multi-line field, whichever way Jupyter stored it.
  *
@@ -186,9 +182,11 @@ export interface ExecuteOptions {
 
 /**
  * A statement at the top level of a cell (not indented) that shows an output: a report, a
- * `show`, plotly.js's pieces, or a plain display. Each such statement must have left one.
+ * `show`, `setup`'s line, or a plain display. Each such statement must have left one.
+ * (`loadPlotly`'s pieces are counted by their own numbers; a committed notebook leaves them out.)
  */
-const SHOWS_ONE = /^await (?:size\.report|show|loadPlotly|Deno\.jupyter\.display)\(/gm;
+const SHOWS_ONE =
+  /^(?:const [^=\n]+= )?await (?:size\.report|show|setup|Deno\.jupyter\.display)\(/gm;
 
 /** Which piece of plotly.js an output is, if it is one. */
 function plotlyPart(output: Output): { index: number; count: number } | undefined {
@@ -305,7 +303,12 @@ export type DrawPng = (figure: Figure) => Promise<string>;
  * A copy of `notebook` fit to commit: every figure keeps its plotly JSON and plain text, and
  * loses its html (the script that draws). With `drawPng` the figure gets a PNG in its place,
  * which viewers that run no scripts show; without, {@linkcode COMMITTED_FIGURE_HTML}. The pieces
- * of plotly.js become one line of text, {@linkcode COMMITTED_PLOTLY_TEXT}.
+ * of plotly.js go: a reader has no use for a line about them, and a run puts them back.
+ *
+ * A live figure (`trainingPlot`) is one output that Jupyter updated in place while its cell
+ * ran: the executed notebook holds only its last state, which is what gets the PNG. An
+ * `update_display_data` left in an output list (no executor that follows nbformat writes one)
+ * is dropped: it only repeats a display above it.
  *
  * @example
  * ```ts
@@ -318,16 +321,9 @@ export async function forCommit(notebook: Notebook, drawPng?: DrawPng): Promise<
   const copy = structuredClone(notebook);
   for (const cell of copy.cells) {
     if (!cell.outputs) continue;
-    const first = cell.outputs.findIndex((output) => plotlyPart(output) !== undefined);
-    if (first >= 0) {
-      const kept = cell.outputs.filter((output) => plotlyPart(output) === undefined);
-      kept.splice(first, 0, {
-        output_type: "display_data",
-        data: { "text/plain": COMMITTED_PLOTLY_TEXT },
-        metadata: {},
-      });
-      cell.outputs = kept;
-    }
+    cell.outputs = cell.outputs.filter((output) =>
+      plotlyPart(output) === undefined && output.output_type !== "update_display_data"
+    );
   }
   for (const { output } of outputs(copy)) {
     const figure = output.data?.[PLOTLY_JSON] as Figure | undefined;
