@@ -646,7 +646,9 @@ export function digitGrid(
       ...axes,
       hovertemplate: "row %{y}, column %{x}: %{z}<extra></extra>",
     };
-    return [digit, ...labelStrip(values.slice(pixels), axes)];
+    const strip = labelStrip(values.slice(pixels), axis);
+    annotations.push(...strip.annotations);
+    return [digit, ...strip.traces];
   });
   layout.annotations = annotations;
   return new Plot({ data, layout });
@@ -656,39 +658,38 @@ export function digitGrid(
  * A label block as a strip of numbered cells under its digit, in the digit's own axes (so it
  * keeps the digit's width): grey cells, the hot one red, the class number under each.
  */
-function labelStrip(block: number[], axes: { xaxis: string; yaxis: string }): object[] {
-  if (block.length === 0) return [];
+function labelStrip(block: number[], axis: string): { traces: object[]; annotations: object[] } {
+  if (block.length === 0) return { traces: [], annotations: [] };
   const width = SIDE / block.length;
   const hot = Math.max(...block);
   const centres = block.map((_, k) => (k + 0.5) * width - 0.5);
-  return [
-    {
-      type: "heatmap",
-      z: [block.map((v) => (hot > 0 && v === hot ? 1 : 0))],
-      x: centres,
-      y0: SIDE + 1.5,
-      dy: width,
-      zmin: 0,
-      zmax: 1,
-      xgap: 2,
-      colorscale: [[0, LABEL_OFF], [1, LABEL_ON]],
-      showscale: false,
-      ...axes,
-      text: [block.map((_, k) => String(k))],
-      customdata: [block],
-      hovertemplate: "label block, class %{text}: %{customdata}<extra></extra>",
-    },
-    {
-      type: "scatter",
-      mode: "text",
-      x: centres,
-      y: centres.map(() => SIDE + 1.5 + width),
-      text: block.map((_, k) => String(k)),
-      textfont: { size: 10, color: "#444" },
-      hoverinfo: "skip",
-      ...axes,
-    },
-  ];
+  const strip = {
+    type: "heatmap",
+    z: [block.map((v) => (hot > 0 && v === hot ? 1 : 0))],
+    x: centres,
+    y0: SIDE + 1.5,
+    dy: width,
+    zmin: 0,
+    zmax: 1,
+    xgap: 2,
+    colorscale: [[0, LABEL_OFF], [1, LABEL_ON]],
+    showscale: false,
+    xaxis: `x${axis}`,
+    yaxis: `y${axis}`,
+    text: [block.map((_, k) => String(k))],
+    customdata: [block],
+    hovertemplate: "label block, class %{text}: %{customdata}<extra></extra>",
+  };
+  const annotations = centres.map((x, k) => ({
+    text: String(k),
+    xref: `x${axis}`,
+    yref: `y${axis}`,
+    x,
+    y: SIDE + 1.5 + width,
+    showarrow: false,
+    font: { size: 10, color: "#444" },
+  }));
+  return { traces: [strip], annotations };
 }
 
 /** Options of {@linkcode barChart}. */
