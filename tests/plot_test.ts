@@ -245,6 +245,12 @@ Deno.test("digitGrid: 28x28 images, a numbered label strip under each, one subpl
   assertThrows(() => digitGrid([]), Error, "at least one image");
 });
 
+Deno.test("histogram: overlaid series share one set of bins, so their bars compare", () => {
+  const figure = histogram({ a: [1, 2, 3], b: [10, 20] }, "h", "g", { bins: 5 });
+  const traces = figure.data as { bingroup: string; nbinsx: number }[];
+  assertEquals(traces.map((t) => [t.bingroup, t.nbinsx]), [["shared", 5], ["shared", 5]]);
+});
+
 Deno.test("withReferenceLines: dashed lines at x or y, labelled, or a clear error", () => {
   const figure = withReferenceLines(histogram({ a: [1, 2, 3] }, "h", "g"), [
     { x: 2, label: "θ = 2" },

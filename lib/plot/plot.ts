@@ -416,6 +416,8 @@ export function histogram(
     name,
     x: numbers(values, `series "${name}"`),
     opacity: 0.6,
+    // One set of bins for every series, so that their bars compare.
+    bingroup: "shared",
     ...(bins === undefined ? {} : { nbinsx: bins }),
   }));
   return new Plot({
