@@ -306,7 +306,8 @@ function checkHeader(notebook: Notebook, ctx: RuleContext, name: string): string
 function checkSetupCell(notebook: Notebook, name: string): string[] {
   const cell = notebook.cells[1];
   const source = cell ? text(cell.source) : "";
-  if (cell?.cell_type !== "code" || !/await setup\(/.test(source)) {
+  // `await setup(` or, from a namespace or a copied lib/, `await ff.setup(`.
+  if (cell?.cell_type !== "code" || !/await (?:\w+\.)?setup\(/.test(source)) {
     return [
       `setup-cell: ${name}'s second cell must be code with its imports and \`await setup()\``,
     ];
