@@ -17,13 +17,7 @@ import {
   type SavedCheckpoint,
   TrainingInterrupted,
 } from "../lib/checkpoint.ts";
-import {
-  type DatasetName,
-  DATASETS,
-  fetchMnist,
-  loadDataset,
-  loadMnistOrSubset,
-} from "../lib/data/mod.ts";
+import { DatasetMismatchError, type DatasetName, DATASETS, loadOrFetch } from "../lib/data/mod.ts";
 import { DEFAULT_RECIPE, type Recipe, recipe, RECIPES, runExperiment } from "../lib/experiment.ts";
 import { writeFileAtomic } from "../lib/files.ts";
 import { lossCurves, progressReporter, writeReport } from "../lib/plot/mod.ts";
@@ -327,15 +321,18 @@ async function main(args: string[]): Promise<void> {
   const { recipe: r, dataset } = options;
   const backend = await setBackend(options.backend);
   const blas = blasInUse();
-  let data;
-  if (dataset === "mnist") {
-    // Fetches only what is missing or damaged (SHA-256 checked); with no mirror reachable the
-    // loader falls back, loudly, to the npm subset.
-    await fetchMnist({ dir: options.data, log: (line) => console.error(line) });
-    data = await loadMnistOrSubset(options.data, { pixels: r.pixels });
-  } else {
-    data = await loadDataset(dataset, options.data, { pixels: r.pixels });
-  }
+  const data = await loadOrFetch(dataset, options.data, {
+    pixels: r.pixels,
+    log: (line) => console.error(line),
+  }).catch((e) => {
+    if (!(e instanceof DatasetMismatchError)) throw e;
+    throw new Error(
+      `--data ${e.dir} holds ${DATASETS[e.found].name} (told by ${e.by}), not ` +
+        `${DATASETS[e.asked].name}: pass --dataset ${e.found}, or a --data folder of ${
+          DATASETS[e.asked].name
+        }`,
+    );
+  });
   console.log(`data: ${data.source}`);
   console.log(`recipe ${r.name}: ${r.description}`);
   console.log(

@@ -79,7 +79,10 @@ export interface RunSize {
      */
     width?: number;
   };
-  /** One line saying which run size this is and what it trains, to print beside results. */
+  /**
+   * One line saying which run size this is and what it trains ({@linkcode setup} shows it once):
+   * full-batch sizes, both mini-batch sizes where they differ, test images.
+   */
   describe(): string;
   /**
    * A recipe at this run size: full-batch recipes get `trainSize` and `epochs`, mini-batch ones
@@ -178,10 +181,18 @@ export function runSize(
     const { trainSize, epochs, width = Infinity } = sizes.paper;
     return { ...r, trainSize, epochs, layers: r.layers.map((w) => Math.min(w, width)) };
   };
+  // Both mini-batch sizes, where they differ: the line is shown once per notebook, and notebook
+  // 05's variant (miniBatch) is not notebook 06's recipes (paper).
+  const miniBatches = [
+    ...new Set(
+      [sizes.paper, sizes.miniBatch].map(({ trainSize, epochs }) =>
+        `${count(trainSize ?? 50_000)} × ${epochs} epochs`
+      ),
+    ),
+  ].join(" or ");
   const describe = () =>
     `run size "${name}" (${HINTS[name]}): ${count(sizes.trainSize)} training images × ` +
-    `${sizes.epochs} epochs per layer (full batch), ${count(sizes.paper.trainSize ?? 50_000)} × ` +
-    `${sizes.paper.epochs} epochs (mini-batches${
+    `${sizes.epochs} epochs per layer (full batch), ${miniBatches} (mini-batches${
       sizes.paper.width ? `, layers of at most ${sizes.paper.width}` : ""
     }), ${count(sizes.testSize)} test images`;
   return {

@@ -50,6 +50,9 @@ Deno.test("describe names the run size and its numbers", () => {
   const quick = runSize(env({ FF_QUICK: "1" }));
   assertStringIncludes(quick.describe(), `${quick.epochs} epochs per layer`);
   assertStringIncludes(runSize(env({ FF_FULL: "1" })).describe(), "50,000 training images");
+  // Notebook 05's mini-batch variant and 06's recipes, both: the line must not contradict either.
+  assertStringIncludes(text, "10,000 × 6 epochs or 50,000 × 15 epochs (mini-batches)");
+  assertStringIncludes(runSize(env({ FF_FULL: "1" })).describe(), ", 50,000 × 60 epochs (mini");
 });
 
 Deno.test("mnistDir comes from FF_MNIST_DIR, else data/mnist beside lib/", () => {
