@@ -25,6 +25,7 @@ import {
   PLOTLY_PART_CHARS,
   plotlyParts,
   plotlySource,
+  withReferenceLines,
 } from "../lib/plot/plot.ts";
 
 const PLOTLY_MIME = "application/vnd.plotly.v1+json";
@@ -202,27 +203,73 @@ Deno.test("heatmap: z as given, row 0 on top, labels as categories", () => {
   assertThrows(() => heatmap([[1, 2], [3]]), Error, "row 1 of z has 1 values");
 });
 
-Deno.test("digitGrid: 28x28 images, label block beside, one subplot each", () => {
+Deno.test("digitGrid: 28x28 images, a numbered label strip under each, one subplot each", () => {
   const plain = Array.from({ length: 784 }, (_, i) => i / 784);
-  const labelled = [...plain, ...Array.from({ length: 10 }, (_, k) => k === 7 ? 1 : 0)];
-  const figure = digitGrid([plain, labelled, plain], ["a", "b", "c"], { columns: 2 });
-  const traces = figure.data as { z: (number | null)[][]; xaxis: string; yaxis: string }[];
-  assertEquals(traces.map((t) => [t.xaxis, t.yaxis]), [["x", "y"], ["x2", "y2"], ["x3", "y3"]]);
+  const labelled = [...plain, ...Array.from({ length: 10 }, (_, k) => k === 7 ? 2.8 : 0)];
+  const figure = digitGrid([plain, labelled, plain], ["a", "b", "c"], { columns: 2, title: "t" });
+  type Trace = { type: string; z: number[][]; xaxis: string; yaxis: string };
+  const traces = figure.data as Trace[];
+  // The labelled input has its digit and its strip, both in its own axes.
+  assertEquals(traces.map((t) => [t.type, t.xaxis, t.yaxis]), [
+    ["heatmap", "x", "y"],
+    ["heatmap", "x2", "y2"],
+    ["heatmap", "x2", "y2"],
+    ["heatmap", "x3", "y3"],
+  ]);
   assertEquals(traces[0].z.length, 28);
-  // With a label block in the grid, every image gets a gap and a label column (blank if none).
-  assertEquals(traces[0].z[0].length, 30);
+  assertEquals(traces[0].z[0].length, 28);
   assertEquals(traces[0].z[0][27], 27 / 784);
-  const labelColumn = traces[1].z.map((row) => row[29]);
-  assertEquals(labelColumn.filter((v) => v !== null), [0, 0, 0, 0, 0, 0, 0, 1, 0, 0]);
-  assertEquals(labelColumn.indexOf(1), 9 + 7); // centred: rows 9..18 hold labels 0..9
-  const layout = figure.layout as Record<string, unknown> & { annotations: { text: string }[] };
-  assertEquals(layout.annotations.map((a) => a.text), ["a", "b", "c"]);
+  // The strip: one row, the claimed label hot, drawn in another colour than the pixels.
+  assertEquals(traces[2].z, [[0, 0, 0, 0, 0, 0, 0, 1, 0, 0]]);
+  const scales = traces.slice(1, 3).map((t) =>
+    JSON.stringify((t as { colorscale?: unknown }).colorscale)
+  );
+  assert(scales[0] !== scales[1], "the label strip has colours of its own");
+  type Note = { text: string; xref: string };
+  const layout = figure.layout as Record<string, unknown> & { annotations: Note[] };
+  // A title per image, and the strip's numbers 0 to 9 under the labelled one.
+  assertEquals(layout.annotations.filter((a) => a.xref === "paper").map((a) => a.text), [
+    "a",
+    "b",
+    "c",
+  ]);
+  assertEquals(
+    layout.annotations.filter((a) => a.xref === "x2").map((a) => a.text).join(""),
+    "0123456789",
+  );
+  assertEquals((layout.title as { text: string }).text, "t");
   assertEquals((layout.yaxis3 as { autorange: string }).autorange, "reversed");
-
-  const only784 = digitGrid([plain]).data[0] as { z: number[][] };
-  assertEquals(only784.z[0].length, 28);
+  const only784 = digitGrid([plain]).data;
+  assertEquals(only784.length, 1);
   assertThrows(() => digitGrid([[1, 2, 3]]), Error, "image 0 has 3 values");
   assertThrows(() => digitGrid([]), Error, "at least one image");
+});
+
+Deno.test("histogram: overlaid series share one set of bins, so their bars compare", () => {
+  const figure = histogram({ a: [1, 2, 3], b: [10, 20] }, "h", "g", { bins: 5 });
+  const traces = figure.data as { bingroup: string; nbinsx: number }[];
+  assertEquals(traces.map((t) => [t.bingroup, t.nbinsx]), [["shared", 5], ["shared", 5]]);
+});
+
+Deno.test("withReferenceLines: dashed lines at x or y, labelled, or a clear error", () => {
+  const figure = withReferenceLines(histogram({ a: [1, 2, 3] }, "h", "g"), [
+    { x: 2, label: "θ = 2" },
+    { y: 0.5, label: "half" },
+  ]);
+  const layout = figure.layout as {
+    shapes: Record<string, unknown>[];
+    annotations: { text: string }[];
+  };
+  assertEquals(layout.shapes.map((s) => [s.x0, s.x1, s.yref]), [[2, 2, "paper"], [0, 1, "y"]]);
+  assertEquals(layout.shapes[1].y0, 0.5);
+  assertEquals(layout.annotations.map((a) => a.text), ["θ = 2", "half"]);
+  assertEquals(figure.data.length, 1);
+  assertThrows(
+    () => withReferenceLines(figure, [{ label: "nowhere" }]),
+    Error,
+    "needs one finite x or y",
+  );
+  assertThrows(() => withReferenceLines(figure, [{ x: NaN, label: "nan" }]), Error, "nan");
 });
 
 Deno.test("barChart: grouped bars over categories", () => {

@@ -35,6 +35,8 @@ export {
   plotlyParts,
   plotlyScriptTag,
   plotlySource,
+  type ReferenceLine,
+  withReferenceLines,
 } from "./plot.ts";
 export { type Report, reportHtml, writeReport } from "./report.ts";
 export {

@@ -416,6 +416,8 @@ export function histogram(
     name,
     x: numbers(values, `series "${name}"`),
     opacity: 0.6,
+    // One set of bins for every series, so that their bars compare.
+    bingroup: "shared",
     ...(bins === undefined ? {} : { nbinsx: bins }),
   }));
   return new Plot({
@@ -427,6 +429,64 @@ export function histogram(
       yaxis: { title: title("count") },
     },
   });
+}
+
+/** A dashed line across a figure at x = `x` (vertical) or y = `y` (horizontal), labelled. */
+export interface ReferenceLine {
+  x?: number;
+  y?: number;
+  /** Written at the line's end, e.g. "θ = 2". */
+  label: string;
+}
+
+/**
+ * The figure with dashed reference lines added, where the text names a value (θ, a published
+ * error): a vertical line for `x`, a horizontal one for `y`, each labelled at its end.
+ *
+ * @example
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { lossCurves, withReferenceLines } from "./plot.ts";
+ * const plot = withReferenceLines(lossCurves([[0.9, 0.7, 0.69]]), [{ y: Math.LN2, label: "ln 2" }]);
+ * assertEquals((plot.layout as { shapes: { y0: number }[] }).shapes[0].y0, Math.LN2);
+ * ```
+ */
+export function withReferenceLines(plot: Figure, lines: ReferenceLine[]): Plot {
+  const layout = (plot.layout ?? {}) as { shapes?: object[]; annotations?: object[] };
+  const shapes = [...(layout.shapes ?? [])];
+  const annotations = [...(layout.annotations ?? [])];
+  for (const { x, y, label } of lines) {
+    if ((x === undefined) === (y === undefined) || !Number.isFinite(x ?? y)) {
+      throw new Error(`reference line "${label}" needs one finite x or y, got x ${x}, y ${y}`);
+    }
+    const line = { color: "#555", width: 1.5, dash: "dash" };
+    if (x !== undefined) {
+      shapes.push({ type: "line", xref: "x", yref: "paper", x0: x, x1: x, y0: 0, y1: 1, line });
+      annotations.push({
+        text: label,
+        xref: "x",
+        yref: "paper",
+        x,
+        y: 1,
+        xanchor: "left",
+        yanchor: "top",
+        showarrow: false,
+      });
+    } else {
+      shapes.push({ type: "line", xref: "paper", yref: "y", x0: 0, x1: 1, y0: y, y1: y, line });
+      annotations.push({
+        text: label,
+        xref: "paper",
+        yref: "y",
+        x: 1,
+        y,
+        xanchor: "right",
+        yanchor: "bottom",
+        showarrow: false,
+      });
+    }
+  }
+  return new Plot({ data: plot.data, layout: { ...layout, shapes, annotations } });
 }
 
 /** Options of {@linkcode heatmap}. */
@@ -491,14 +551,19 @@ export function heatmap(z: ArrayLike<number>[], options: HeatmapOptions = {}): P
 /** Pixels per side of an MNIST image. */
 const SIDE = 28;
 
+/** The colours of a label block's cells: off, and the one the input claims. */
+const LABEL_OFF = "#e6e6e6";
+const LABEL_ON = "#d62728";
+
 /**
  * MNIST digits in a grid, each as a grayscale image. Inputs with a one-hot label block
- * appended (28·28 + k values, as `combineXY` makes with "concat") show that block as a
- * column beside the image, so positive and negative data can be told apart at a glance.
+ * appended (28·28 + k values, as `combineXY` makes with "concat") show that block as a strip of
+ * k numbered cells under the digit, the claimed label in red, so positive and negative data can
+ * be told apart at a glance.
  *
  * @param images one array of 784 (or 784 + label block) pixels per digit
  * @param titles one title per digit, e.g. "label 7"
- * @param columns digits per row; default up to 5
+ * @param options `columns`: digits per row (default up to 5); `title`: the figure's title
  *
  * @example
  * ```ts
@@ -513,7 +578,10 @@ const SIDE = 28;
 export function digitGrid(
   images: ArrayLike<number>[],
   titles: string[] = [],
-  { columns = Math.min(images.length, 5) }: { columns?: number } = {},
+  { columns = Math.min(images.length, 5), title: plotTitle }: {
+    columns?: number;
+    title?: string;
+  } = {},
 ): Plot {
   if (images.length === 0) throw new Error("digitGrid needs at least one image");
   if (!Number.isInteger(columns) || columns < 1) {
@@ -529,9 +597,9 @@ export function digitGrid(
     }
     return values;
   });
-  const labelWidth = Math.max(...all.map((values) => values.length - pixels));
-  // One colour range for all: label blocks and digits then compare across the grid.
-  const flat = all.flat();
+  const labelled = all.some((values) => values.length > pixels);
+  // One colour range for all pixels: digits then compare across the grid.
+  const flat = all.flatMap((values) => values.slice(0, pixels));
   const zmin = Math.min(...flat);
   const zmax = Math.max(...flat);
   const rows = Math.ceil(all.length / columns);
@@ -539,13 +607,14 @@ export function digitGrid(
   const cellWidth = (1 - gap * (columns - 1)) / columns;
   const cellHeight = (1 - gap * rows) / rows; // the extra gap is room for the titles
   const layout: Record<string, unknown> = {
-    height: 60 + rows * 190,
-    width: 40 + columns * (labelWidth > 0 ? 220 : 190),
-    margin: { l: 20, r: 20, t: 60, b: 20 },
+    height: (plotTitle ? 100 : 60) + rows * (labelled ? 235 : 190),
+    width: 40 + columns * 190,
+    margin: { l: 20, r: 20, t: plotTitle ? 100 : 60, b: 20 },
     showlegend: false,
+    ...(plotTitle && { title: title(plotTitle) }),
   };
   const annotations: object[] = [];
-  const data = all.map((values, i) => {
+  const data = all.flatMap((values, i) => {
     const axis = i === 0 ? "" : String(i + 1);
     const column = i % columns;
     const row = Math.floor(i / columns);
@@ -568,34 +637,61 @@ export function digitGrid(
       xanchor: "center",
       yanchor: "bottom",
     });
-    return {
+    const axes = { xaxis: `x${axis}`, yaxis: `y${axis}` };
+    const digit = {
       type: "heatmap",
-      z: digitRows(values, labelWidth),
+      z: Array.from({ length: SIDE }, (_, r) => values.slice(r * SIDE, (r + 1) * SIDE)),
       zmin,
       zmax,
       colorscale: [[0, "black"], [1, "white"]],
       showscale: false,
-      xaxis: `x${axis}`,
-      yaxis: `y${axis}`,
+      ...axes,
       hovertemplate: "row %{y}, column %{x}: %{z}<extra></extra>",
     };
+    const strip = labelStrip(values.slice(pixels), axis);
+    annotations.push(...strip.annotations);
+    return [digit, ...strip.traces];
   });
   layout.annotations = annotations;
   return new Plot({ data, layout });
 }
 
 /**
- * 28 rows of 28 pixels; with a label block, one empty column and then the block as a column,
- * centred beside the digit (null cells are left blank by plotly).
+ * A label block as a strip of numbered cells under its digit, in the digit's own axes (so it
+ * keeps the digit's width): grey cells, the hot one red, the class number under each.
  */
-function digitRows(values: number[], labelWidth: number): (number | null)[][] {
-  const label = values.slice(SIDE * SIDE);
-  const top = Math.floor((SIDE - labelWidth) / 2);
-  return Array.from({ length: SIDE }, (_, r) => {
-    const row: (number | null)[] = values.slice(r * SIDE, (r + 1) * SIDE);
-    if (labelWidth > 0) row.push(null, label[r - top] ?? null);
-    return row;
-  });
+function labelStrip(block: number[], axis: string): { traces: object[]; annotations: object[] } {
+  if (block.length === 0) return { traces: [], annotations: [] };
+  const width = SIDE / block.length;
+  const hot = Math.max(...block);
+  const centres = block.map((_, k) => (k + 0.5) * width - 0.5);
+  const strip = {
+    type: "heatmap",
+    z: [block.map((v) => (hot > 0 && v === hot ? 1 : 0))],
+    x: centres,
+    y0: SIDE + 1.5,
+    dy: width,
+    zmin: 0,
+    zmax: 1,
+    xgap: 2,
+    colorscale: [[0, LABEL_OFF], [1, LABEL_ON]],
+    showscale: false,
+    xaxis: `x${axis}`,
+    yaxis: `y${axis}`,
+    text: [block.map((_, k) => String(k))],
+    customdata: [block],
+    hovertemplate: "label block, class %{text}: %{customdata}<extra></extra>",
+  };
+  const annotations = centres.map((x, k) => ({
+    text: String(k),
+    xref: `x${axis}`,
+    yref: `y${axis}`,
+    x,
+    y: SIDE + 1.5 + width,
+    showarrow: false,
+    font: { size: 10, color: "#444" },
+  }));
+  return { traces: [strip], annotations };
 }
 
 /** Options of {@linkcode barChart}. */
