@@ -382,7 +382,9 @@ export function runSource(
   const openblas = blas?.config.match(/OpenBLAS \S+/)?.[0];
   const machine = blas
     ? `${metrics.backend} (${
-      [openblas, blas.threads && `${blas.threads} threads`].filter(Boolean)
+      [openblas, blas.threads && `${blas.threads} thread${blas.threads === 1 ? "" : "s"}`].filter(
+        Boolean,
+      )
         .join(", ")
     })`
     : metrics.backend;
