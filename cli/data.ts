@@ -14,7 +14,9 @@ import { fetchMnist, MIRROR_ENV, PUBLIC_MIRRORS } from "../lib/data/fetch.ts";
 
 const USAGE = `usage: deno task data [--mirror DIR|URL] [--dir DIR]
 
-Fetches MNIST's four gzipped IDX files, checks their published SHA-256 sums, and saves them.
+Fetches MNIST's four gzipped IDX files, checks their published SHA-256 sums, and saves the
+missing ones: only into a new or empty folder or one that holds nothing but MNIST's files, and
+never over a file. A mirror silent for 5 s (before it answers, or mid-file) is given up.
 
   --mirror DIR|URL  a folder or URL holding the four files (default: $${MIRROR_ENV}, else
                     ${PUBLIC_MIRRORS.join("\n                    ")})

@@ -1,15 +1,16 @@
 /**
  * What `deno task train` does to be stopped and continued: `--resume` reads the run's settings
- * from its checkpoint (lib/checkpoint.ts), a new run refuses to write over an unfinished one,
- * Ctrl-C and SIGTERM stop training after the epoch under way, and a stopped run leaves a partial
- * report and the command that continues it.
+ * from its checkpoint (lib/checkpoint.ts), Ctrl-C, SIGTERM and SIGHUP stop training after the
+ * epoch under way, and a stopped run leaves a partial report and the command that continues it.
  *
  * Signals are heard in a worker (./signal_worker.ts): training computes for seconds at a time
  * without letting the main thread's event loop turn, so a listener there could neither answer at
- * once nor let a second Ctrl-C through. The worker says at once that the run will stop after the
- * epoch under way, tells the main thread (which reads the message between epochs), and drops its
- * listeners, so that a second signal ends the process the default way, at once: the last
- * checkpoint stays whole, as it is only ever replaced by a rename.
+ * once nor let a second Ctrl-C through. The worker says at once what will happen, tells the main
+ * thread (which reads the message between epochs), and drops its listeners, so that a second
+ * signal ends the process the default way, at once: the last checkpoint stays whole, as it is
+ * only ever replaced by a rename. Once the last epoch is done the run is "finishing": the final
+ * checkpoint holds the trained network, and a signal lets the scores and files be written (or,
+ * given twice, leaves that checkpoint for `--resume` to finish from).
  *
  * @module
  */
@@ -17,19 +18,62 @@ import {
   CHECKPOINT_FILE,
   describePosition,
   readCheckpoint,
+  type SavedCheckpoint,
   type TrainingInterrupted,
 } from "../lib/checkpoint.ts";
 import { tf } from "../lib/core/mod.ts";
 import type { DatasetName } from "../lib/data/mod.ts";
+import type { ExperimentResult, Recipe } from "../lib/experiment.ts";
 import { writeFileAtomic } from "../lib/files.ts";
 import { lossCurves, writeReport } from "../lib/plot/mod.ts";
-import type { ResumeOptions, TrainOptions } from "./train.ts";
+
+/** Parsed flags of a new run: the recipe plus where to run and write. */
+export interface TrainOptions {
+  recipe: Recipe;
+  dataset: DatasetName;
+  data: string;
+  backend?: string;
+  /** The run folder; undefined: a new `runs/<date-time>`. */
+  out?: string;
+  /** Replace the results of another run in `out`. */
+  overwrite?: boolean;
+  evaluateEvery?: number;
+  /** Given: checkpoints are wanted, and one that cannot be written stops the run. */
+  checkpointEvery?: number;
+  /** The checkpoint a resumed run continues from. */
+  resumed?: SavedCheckpoint;
+}
+
+/** `--resume DIR`: the run's settings come from its checkpoint. */
+export interface ResumeOptions {
+  resume: string;
+  data?: string;
+  backend?: string;
+  checkpointEvery?: number;
+  evaluateEvery?: number;
+}
+
+/** A point of the curve `--eval-every` draws. */
+export type CurvePoint = ExperimentResult["curve"][number];
+
+/**
+ * What the CLI keeps in a checkpoint's `meta`, so that `--resume DIR` alone continues the run as
+ * it was started: where its data is, its intervals, and the curve drawn so far.
+ */
+export interface RunMeta {
+  dataset: DatasetName;
+  data: string;
+  checkpointEvery?: number;
+  evaluateEvery?: number;
+  curve: CurvePoint[];
+}
 
 /** The run that `--resume` continues, as its checkpoint describes it. */
 export async function resumedRun(options: ResumeOptions): Promise<TrainOptions> {
   const dir = options.resume;
   const saved = await readCheckpoint(dir);
-  const { dataset, data } = (saved?.meta ?? {}) as { dataset?: DatasetName; data?: string };
+  const meta = (saved?.meta ?? {}) as Partial<RunMeta>;
+  const { dataset, data } = meta;
   if (!saved?.recipe || !dataset || !data) {
     const metrics = await Deno.readTextFile(`${dir}/metrics.json`).then(JSON.parse, () => null);
     throw new Error(
@@ -47,27 +91,15 @@ export async function resumedRun(options: ResumeOptions): Promise<TrainOptions> 
     data: options.data ?? data,
     backend: options.backend ?? saved.backend,
     out: dir,
-    checkpointEvery: options.checkpointEvery,
-    evaluateEvery: options.evaluateEvery,
+    // Given again, an interval replaces the run's own; else the run keeps what it was started with.
+    checkpointEvery: options.checkpointEvery ?? meta.checkpointEvery,
+    evaluateEvery: options.evaluateEvery ?? meta.evaluateEvery,
     resumed: saved,
   };
 }
 
-/** A new run must not write over the checkpoint of one that has yet to finish. */
-export async function checkNoCheckpoint(out: string): Promise<void> {
-  try {
-    await Deno.stat(`${out}/${CHECKPOINT_FILE}`);
-  } catch {
-    return;
-  }
-  throw new Error(
-    `--out ${out} holds the checkpoint of an unfinished run: continue it with --resume ` +
-      `${out}, or choose another --out`,
-  );
-}
-
 /** `deno task train --resume DIR`, DIR quoted for a POSIX shell where it must be. */
-function resumeCommand(dir: string): string {
+export function resumeCommand(dir: string): string {
   const quoted = /^[\w./-]+$/.test(dir) ? dir : `'${dir.replaceAll("'", "'\\''")}'`;
   return `deno task train --resume ${quoted}`;
 }
@@ -82,6 +114,7 @@ export async function reportInterrupted(
   about: Record<string, unknown>,
   summary: Record<string, string | number>,
   name: string,
+  curve: CurvePoint[],
 ): Promise<void> {
   const stopped = describePosition(e.position);
   const resume = e.saved ? resumeCommand(out) : null;
@@ -104,6 +137,7 @@ export async function reportInterrupted(
       resume,
       train_seconds: e.trainSeconds,
       losses: e.losses,
+      curve,
       tfjs: tf.version_core,
       deno: Deno.version.deno,
     };
@@ -120,19 +154,47 @@ export async function reportInterrupted(
 
 /** Where the worker's signals go: `signal` aborts (with the signal's name) on the first one. */
 export interface StopOnSignals {
+  /** Aborted by the first signal while training: training stops after the epoch under way. */
   signal: AbortSignal;
+  /** The first signal heard, training or finishing. */
+  readonly received?: Deno.Signal;
+  /**
+   * Training is over (the last epoch is done, and its checkpoint holds the trained network): from
+   * now on a signal lets the results be written, then the run stops; `resume` says how to finish
+   * them if a second signal stops the run before.
+   */
+  finishing(resume: string): void;
   /** Gives the signals back their default: from then on they end the process at once. */
   release(): void;
 }
 
-/** Listens for SIGINT and SIGTERM (SIGINT alone on Windows) until released. */
+/** The exit code of a run stopped by `signal`: 128 plus its number, as a shell reports it. */
+export function exitCode(signal: Deno.Signal): number {
+  return 128 + ({ SIGHUP: 1, SIGINT: 2, SIGTERM: 15 } as Record<string, number>)[signal];
+}
+
+/** Listens for SIGINT, SIGTERM and SIGHUP (SIGINT alone on Windows) until released. */
 export function stopOnSignals(): StopOnSignals {
   const controller = new AbortController();
   const worker = new Worker(new URL("./signal_worker.ts", import.meta.url), { type: "module" });
-  worker.onmessage = ({ data }) => controller.abort(data);
+  let received: Deno.Signal | undefined;
+  let finishing = false;
+  worker.onmessage = ({ data }) => {
+    received ??= data;
+    // Once training is over there is no epoch to stop after: the run writes its results.
+    if (!finishing) controller.abort(data);
+  };
   let released = false;
   return {
     signal: controller.signal,
+    get received() {
+      return received;
+    },
+    finishing(resume) {
+      if (finishing) return;
+      finishing = true;
+      worker.postMessage({ resume });
+    },
     release() {
       if (released) return;
       released = true;

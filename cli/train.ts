@@ -14,22 +14,32 @@ import {
   CHECKPOINT_FILE,
   DEFAULT_EVERY_MINUTES,
   describePosition,
-  type SavedCheckpoint,
   TrainingInterrupted,
 } from "../lib/checkpoint.ts";
+import { DatasetMismatchError, type DatasetName, DATASETS, loadOrFetch } from "../lib/data/mod.ts";
 import {
-  type DatasetName,
-  DATASETS,
-  fetchMnist,
-  loadDataset,
-  loadMnistOrSubset,
-} from "../lib/data/mod.ts";
-import { DEFAULT_RECIPE, type Recipe, recipe, RECIPES, runExperiment } from "../lib/experiment.ts";
+  DEFAULT_RECIPE,
+  inputWidth,
+  type Recipe,
+  recipe,
+  RECIPES,
+  runExperiment,
+} from "../lib/experiment.ts";
 import { writeFileAtomic } from "../lib/files.ts";
 import { lossCurves, progressReporter, writeReport } from "../lib/plot/mod.ts";
 import { gitCommit, peakMemoryMiB } from "../lib/process.ts";
 import { saveNetwork } from "../lib/weights.ts";
-import { checkNoCheckpoint, reportInterrupted, resumedRun, stopOnSignals } from "./resume.ts";
+import {
+  exitCode,
+  reportInterrupted,
+  resumeCommand,
+  resumedRun,
+  type ResumeOptions,
+  type RunMeta,
+  stopOnSignals,
+  type TrainOptions,
+} from "./resume.ts";
+import { claimRunFolder } from "./run_folder.ts";
 
 /** Each recipe field a flag can set: its flag, how to read it, and the help line. */
 const FIELDS: Record<
@@ -53,27 +63,39 @@ const FIELDS: Record<
   },
   layers: {
     field: "layers",
-    read: (f, t) => t.split(",").map((p) => integer(f, p.trim(), 1)),
+    read: (f, t) => t.split(",").map((p) => integer(f, p.trim(), 1, MAX_WIDTH)),
     help: "hidden layer widths, e.g. 1000,1000,1000",
   },
   threshold: {
     field: "threshold",
-    read: real,
+    read: (f, t) => real(f, t, [">", 0]),
     help: "goodness threshold θ (default 2 for mean goodness, the width for sum)",
   },
-  lr: { field: "learningRate", read: real, help: "learning rate of the layers' optimiser" },
+  lr: {
+    field: "learningRate",
+    read: (f, t) => real(f, t, [">", 0]),
+    help: "learning rate of the layers' optimiser",
+  },
   optimizer: {
     field: "optimizer",
     read: (f, t) => oneOf(f, t, ["adam", "sgd"]),
     help: "adam (the post) or sgd (Hinton)",
   },
-  momentum: { field: "momentum", read: real, help: "SGD's momentum" },
+  momentum: {
+    field: "momentum",
+    read: (f, t) => real(f, t, [">=", 0], ["<", 1]),
+    help: "SGD's momentum",
+  },
   "weight-decay": {
     field: "weightDecay",
-    read: real,
+    read: (f, t) => real(f, t, [">=", 0]),
     help: "SGD's weight cost on the layers' weights",
   },
-  peer: { field: "peerNormalization", read: real, help: "peer normalisation's strength (0: off)" },
+  peer: {
+    field: "peerNormalization",
+    read: (f, t) => real(f, t, [">=", 0]),
+    help: "peer normalisation's strength (0: off)",
+  },
   label: {
     field: "label",
     read: (f, t) => oneOf(f, t, ["concat", "overlay"]),
@@ -119,13 +141,22 @@ const FIELDS: Record<
     read: (f, t) => integer(f, t, 0),
     help: "shift images by up to N pixels each epoch",
   },
-  dropout: { field: "dropout", read: real, help: "fraction of units dropped in training" },
+  dropout: {
+    field: "dropout",
+    read: (f, t) => real(f, t, [">=", 0], ["<", 1]),
+    help: "fraction of units dropped in training",
+  },
   pixels: {
     field: "pixels",
     read: (f, t) => oneOf(f, t, ["standard", "unit"]),
     help: "standard (mean/std, the post) or unit ([0, 1], Hinton)",
   },
-  seed: { field: "seed", read: (f, t) => integer(f, t, 0), help: "seed of every random choice" },
+  seed: {
+    field: "seed",
+    // The generators take 32 bits: a larger seed would wrap round to another run's.
+    read: (f, t) => integer(f, t, 0, 2 ** 32 - 1),
+    help: "seed of every random choice",
+  },
 };
 
 const USAGE = `Usage: deno task train [flags]
@@ -142,36 +173,58 @@ ${
   --data DIR          the dataset's folder (default data/mnist, fetched there when missing; for
                       fashion-mnist, Debian's /usr/share/datasets/fashion-mnist)
   --backend NAME      ${BACKENDS.join(", ")} (default: env FF_BACKEND, else auto)
-  --out DIR           run folder (default runs/<date-time>)
+  --out DIR           run folder (default runs/<date-time>, with -2, -3, ... if that is taken);
+                      one that holds another run's results is refused, and one that
+                      another run is using
+  --overwrite         replace the results of another run in --out (once the new run has
+                      trained its first epoch)
   --eval-every N      mini-batch recipes: print every readout's validation and test error every
                       N epochs (metrics.json keeps the curve)
   --resume DIR        continue the run in DIR (stopped by Ctrl-C, a kill, a crash) from its
-                      checkpoint, with its own settings; --data, --backend and
-                      --checkpoint-every may be given again
+                      checkpoint, with its own settings (--checkpoint-every and
+                      --eval-every included); --data, --backend, --checkpoint-every and
+                      --eval-every may be given again
   --checkpoint-every MINUTES
                       most minutes between checkpoints within a layer (default ${DEFAULT_EVERY_MINUTES};
                       0: every epoch; one is also written at every layer's end). Given, a
                       checkpoint that cannot be written stops the run; else it is a warning
   --help              this text
 
-Ctrl-C (or SIGTERM) stops after the epoch under way, writes a checkpoint, a partial report.html
-and metrics.json, and prints the command that continues; a second Ctrl-C stops at once.
+Ctrl-C (or SIGTERM, or SIGHUP from a closed terminal) stops after the epoch under way, writes a
+checkpoint, a partial report.html and metrics.json, and prints the command that continues; after
+the last epoch, it lets the results be written first. A second Ctrl-C stops at once.
 
 Any recipe setting can be changed:
 ${Object.entries(FIELDS).map(([flag, { help }]) => `  --${flag.padEnd(17)} ${help}`).join("\n")}`;
 
-function integer(flag: string, text: string, min: number): number {
+/** Widest hidden layer a flag may ask for; what fits in memory is checked once the recipe is known. */
+const MAX_WIDTH = 1_000_000;
+
+function integer(flag: string, text: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
   const value = Number(text);
-  if (text.trim() === "" || !Number.isInteger(value) || value < min) {
-    throw new Error(`--${flag} must be an integer >= ${min}, got "${text}"`);
+  if (text.trim() === "" || !Number.isInteger(value) || value < min || value > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`;
+    throw new Error(`--${flag} must be an integer ${range}, got "${text}"`);
   }
   return value;
 }
 
-function real(flag: string, text: string): number {
+type Bound = [">" | ">=" | "<" | "<=", number];
+
+/** A finite number within `bounds`, e.g. `[">=", 0], ["<", 1]`. */
+function real(flag: string, text: string, ...bounds: Bound[]): number {
   const value = Number(text);
-  if (text.trim() === "" || !Number.isFinite(value)) {
-    throw new Error(`--${flag} must be a number, got "${text}"`);
+  const within = ([op, limit]: Bound) =>
+    op === ">"
+      ? value > limit
+      : op === ">="
+      ? value >= limit
+      : op === "<"
+      ? value < limit
+      : value <= limit;
+  if (text.trim() === "" || !Number.isFinite(value) || !bounds.every(within)) {
+    const range = bounds.map(([op, limit]) => ` ${op} ${limit}`).join(" and");
+    throw new Error(`--${flag} must be a number${range}, got "${text}"`);
   }
   return value;
 }
@@ -187,40 +240,64 @@ function onOff(flag: string, text: string): boolean {
   return oneOf(flag, text, ["on", "off"]) === "on";
 }
 
-/** The library's option names in a message, replaced by the flags that set them. */
-export function inFlagTerms(message: string): string {
+/**
+ * The library's option names in a message, replaced by the flags that set them; never inside
+ * `paths` (the folders the command line named: a run folder called "my epochs" stays as it is),
+ * nor inside anything that looks like a path or a file name.
+ */
+export function inFlagTerms(message: string, paths: string[] = []): string {
   const names = Object.fromEntries(
     Object.entries(FIELDS).map(([flag, { field }]) => [field, `--${flag}`]),
   );
   names.peerNormalization = "--peer";
-  // Not inside a path or a file name: a run folder called runs/shift stays as it is.
-  return message.replace(
-    /(?<![\w./-])(trainSize|batchSize|learningRate|weightDecay|peerNormalization|labelValue|epochs|layers|threshold|momentum|dropout|shift|cooldown|negatives|seed)(?![\w-]|[./]\w)/g,
-    (name) => names[name] ?? name,
+  const rewrite = (text: string) =>
+    text.replace(
+      /(?<![\w./-])(trainSize|batchSize|learningRate|weightDecay|peerNormalization|labelValue|epochs|layers|threshold|momentum|dropout|shift|cooldown|negatives|seed)(?![\w-]|[./]\w)/g,
+      (name) => names[name] ?? name,
+    );
+  // The longest first, so that a path inside another is kept whole with it.
+  const kept = [...new Set(paths.filter((path) => path !== ""))].sort((a, b) =>
+    b.length - a.length
   );
+  const parts: string[] = [];
+  let rest = message;
+  for (;;) {
+    const found = kept.map((path) => [rest.indexOf(path), path] as const)
+      .filter(([at]) => at >= 0)
+      .sort(([a], [b]) => a - b)[0];
+    if (!found) break;
+    const [at, path] = found;
+    parts.push(rewrite(rest.slice(0, at)), path);
+    rest = rest.slice(at + path.length);
+  }
+  return parts.join("") + rewrite(rest);
 }
 
-/** Parsed flags: the recipe plus where to run and write. */
-export interface TrainOptions {
-  recipe: Recipe;
-  dataset: DatasetName;
-  data: string;
-  backend?: string;
-  out: string;
-  evaluateEvery?: number;
-  /** Given: checkpoints are wanted, and one that cannot be written stops the run. */
-  checkpointEvery?: number;
-  /** The checkpoint a resumed run continues from. */
-  resumed?: SavedCheckpoint;
+/** The folders named on the command line: `--out`, `--data`, `--resume`, as given. */
+function pathsIn(args: string[]): string[] {
+  const paths = [];
+  for (const [i, arg] of args.entries()) {
+    const [name, value] = arg.split(/=(.*)/s);
+    if (!["--out", "--data", "--resume"].includes(name)) continue;
+    paths.push(value ?? args[i + 1] ?? "");
+  }
+  return paths;
 }
 
-/** `--resume DIR`: the run's settings come from its checkpoint. */
-export interface ResumeOptions {
-  resume: string;
-  data?: string;
-  backend?: string;
-  checkpointEvery?: number;
-  evaluateEvery?: number;
+/**
+ * `--lr -1` as `--lr=-1`: parseArgs takes a value that starts with "-" for an option, and the
+ * flag's own check then says what range it wants.
+ */
+function joinNegatives(args: string[]): string[] {
+  const joined: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const next = args[i + 1];
+    if (/^--[\w-]+$/.test(args[i]) && next !== undefined && /^-(\d|\.\d|Infinity)/.test(next)) {
+      joined.push(`${args[i]}=${next}`);
+      i++;
+    } else joined.push(args[i]);
+  }
+  return joined;
 }
 
 /** Reads the command line; throws a one-line error for anything it cannot use. */
@@ -228,7 +305,7 @@ export function parseTrainArgs(args: string[]): TrainOptions | ResumeOptions | "
   let parsed;
   try {
     parsed = parseArgs({
-      args,
+      args: joinNegatives(args),
       strict: true,
       allowPositionals: false,
       options: {
@@ -244,6 +321,7 @@ export function parseTrainArgs(args: string[]): TrainOptions | ResumeOptions | "
           ]
             .map((name) => [name, { type: "string" as const }]),
         ),
+        overwrite: { type: "boolean" },
         help: { type: "boolean" },
       },
     }).values as Record<string, string | boolean | undefined>;
@@ -263,7 +341,9 @@ export function parseTrainArgs(args: string[]): TrainOptions | ResumeOptions | "
   if (flag("backend")) oneOf("backend", flag("backend")!, BACKENDS);
   const resume = flag("resume");
   if (resume !== undefined) {
-    const changed = [...Object.keys(FIELDS), ...RUN_FLAGS].find((name) => flag(name) !== undefined);
+    const changed = [...Object.keys(FIELDS), ...RUN_FLAGS, "overwrite"].find((name) =>
+      parsed[name] !== undefined
+    );
     if (changed) {
       throw new Error(
         `--${changed} cannot be given with --resume, which continues ${resume} with its own ` +
@@ -290,16 +370,44 @@ export function parseTrainArgs(args: string[]): TrainOptions | ResumeOptions | "
   } catch (e) {
     throw new Error(inFlagTerms((e as Error).message));
   }
-  const stamp = new Date().toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15);
+  checkFits(resolved);
   return {
     recipe: resolved,
     dataset,
     data: flag("data") ?? DATASETS[dataset].dir,
     backend: flag("backend"),
-    out: flag("out") ?? `runs/${stamp}`,
+    out: flag("out"),
+    overwrite: parsed.overwrite === true,
     checkpointEvery,
     evaluateEvery,
   };
+}
+
+/**
+ * The network's weights and optimiser state alone must fit in this machine's memory: a width
+ * far too large would otherwise end in "Array buffer allocation failed", naming nothing.
+ */
+function checkFits(r: Recipe): void {
+  let free: number;
+  try {
+    free = Deno.systemMemoryInfo().available;
+  } catch {
+    return; // Without --allow-sys, the allocation's own error has to do.
+  }
+  const widths = [inputWidth(r.label), ...r.layers];
+  let weights = 0;
+  for (let i = 1; i < widths.length; i++) weights += (widths[i - 1] + 1) * widths[i];
+  if (r.readout) weights += r.layers.reduce((a, b) => a + b) * 10;
+  // float32, and per weight Adam's two moments or SGD's velocity.
+  const bytes = weights * 4 * (r.optimizer === "adam" ? 3 : 2);
+  if (bytes <= free) return;
+  const gb = (n: number) => (n / 2 ** 30).toFixed(1);
+  throw new Error(
+    `--layers ${r.layers.join(",")} needs ${gb(bytes)} GiB for the weights and their optimiser ` +
+      `state alone, more than the ${
+        gb(free)
+      } GiB of memory free here: use narrower or fewer layers`,
+  );
 }
 
 /** The flags that define a new run, besides the recipe's: refused with --resume. */
@@ -316,26 +424,58 @@ function minutes(flag: string, text: string): number {
 /** How long the post's recipe took here, measured, to tell users before they start it. */
 const POST_HERE = "32 minutes on this project's 2-core machine with OpenBLAS";
 
-async function main(args: string[]): Promise<void> {
+/** Runs the command; returns its exit code. */
+async function main(args: string[]): Promise<number> {
   const parsed = parseTrainArgs(args);
   if (parsed === "help") {
     console.log(USAGE);
-    return;
+    return 0;
   }
-  const options = "resume" in parsed ? await resumedRun(parsed) : parsed;
-  if (!options.resumed) await checkNoCheckpoint(options.out);
-  const { recipe: r, dataset } = options;
+  const resuming = "resume" in parsed;
+  if (resuming) {
+    try {
+      await Deno.stat(parsed.resume);
+    } catch {
+      throw new Error(`--resume ${parsed.resume}: there is no such folder`);
+    }
+  }
+  // Before any data is read or any epoch trained: a folder that is taken, holds another run's
+  // results or cannot be written is refused now rather than after hours of training. A resumed
+  // run locks its folder before reading the checkpoint, so that two cannot continue one run.
+  const folder = await claimRunFolder(resuming ? parsed.resume : parsed.out, {
+    resume: resuming,
+    overwrite: !resuming && parsed.overwrite,
+  });
+  try {
+    const options = resuming ? await resumedRun(parsed) : { ...parsed, out: folder.dir };
+    return await train(options as TrainOptions & { out: string }, args, folder.previous);
+  } finally {
+    folder.release();
+  }
+}
+
+/** Trains and writes the run's files; `previous`: another run's files in the folder, to replace. */
+async function train(
+  options: TrainOptions & { out: string },
+  args: string[],
+  previous: string[],
+): Promise<number> {
+  const { recipe: r, dataset, out } = options;
+  const paths = [...pathsIn(args), out, options.data];
   const backend = await setBackend(options.backend);
   const blas = blasInUse();
-  let data;
-  if (dataset === "mnist") {
-    // Fetches only what is missing or damaged (SHA-256 checked); with no mirror reachable the
-    // loader falls back, loudly, to the npm subset.
-    await fetchMnist({ dir: options.data, log: (line) => console.error(line) });
-    data = await loadMnistOrSubset(options.data, { pixels: r.pixels });
-  } else {
-    data = await loadDataset(dataset, options.data, { pixels: r.pixels });
-  }
+  const data = await loadOrFetch(dataset, options.data, {
+    pixels: r.pixels,
+    log: (line) => console.error(line),
+  }).catch((e) => {
+    if (!(e instanceof DatasetMismatchError)) throw e;
+    throw new Error(
+      `--data ${e.dir} holds ${DATASETS[e.found].name} (told by ${e.by}), not ` +
+        `${DATASETS[e.asked].name}: pass --dataset ${e.found}, or a --data folder of ${
+          DATASETS[e.asked].name
+        }`,
+    );
+  });
   console.log(`data: ${data.source}`);
   console.log(`recipe ${r.name}: ${r.description}`);
   console.log(
@@ -344,9 +484,12 @@ async function main(args: string[]): Promise<void> {
   );
   if (blas) console.log(`products: ${describeBlas(blas)}`);
   if (options.resumed) {
-    console.log(`resuming ${options.out} after ${describePosition(options.resumed.position)}`);
-  } else if (r.name !== "post") {
-    console.log(`(the post's recipe exactly: deno task train --recipe post; ${POST_HERE})`);
+    console.log(`resuming ${out} after ${describePosition(options.resumed.position)}`);
+  } else {
+    console.log(`run folder: ${out}`);
+    if (r.name !== "post") {
+      console.log(`(the post's recipe exactly: deno task train --recipe post; ${POST_HERE})`);
+    }
   }
   const about = {
     command: `deno task train ${args.join(" ")}`.trim(),
@@ -367,106 +510,146 @@ async function main(args: string[]): Promise<void> {
     layers: r.layers.join(", "),
     epochs: r.epochs,
   };
+  // The checkpoint keeps this object: what `--resume DIR` alone needs to go on as the run began.
+  // The curve grows in it as it is scored, so that each checkpoint holds the curve up to itself.
+  const meta: RunMeta = {
+    dataset,
+    data: options.data,
+    checkpointEvery: options.checkpointEvery,
+    evaluateEvery: options.evaluateEvery,
+    curve: [...((options.resumed?.meta as Partial<RunMeta> | undefined)?.curve ?? [])],
+  };
   const started = performance.now();
   const progress = progressReporter();
   let sampledPeak = 0;
+  // The old run's checkpoint is not this run's to continue from: set aside until the first
+  // epoch, and put back if this run cannot train.
+  const aside = `${CHECKPOINT_FILE}.replaced`;
+  if (previous.includes(CHECKPOINT_FILE)) {
+    await Deno.rename(`${out}/${CHECKPOINT_FILE}`, `${out}/${aside}`);
+    previous[previous.indexOf(CHECKPOINT_FILE)] = aside;
+  }
   const stop = stopOnSignals();
-  let result;
   try {
-    result = await runExperiment(data, r, {
-      dataset,
-      evaluateEvery: options.evaluateEvery,
-      onEvaluate: ({ epoch, seconds, errors }) =>
-        console.log(
-          `epoch ${epoch} (${seconds.toFixed(0)} s of training): ` +
-            Object.entries(errors).map(([readout, e]) =>
-              `${readout} validation ${e.validation.toFixed(4)} test ${e.test.toFixed(4)}`
-            ).join(", "),
+    const p = options.resumed?.position;
+    if (p && p.layer === p.layers - 1 && p.epoch === p.epochs) stop.finishing(resumeCommand(out));
+    let result;
+    try {
+      result = await runExperiment(data, r, {
+        dataset,
+        evaluateEvery: options.evaluateEvery,
+        onEvaluate: (point) => {
+          meta.curve.push(point);
+          console.log(
+            `epoch ${point.epoch} (${point.seconds.toFixed(0)} s of training): ` +
+              Object.entries(point.errors).map(([readout, e]) =>
+                `${readout} validation ${e.validation.toFixed(4)} test ${e.test.toFixed(4)}`
+              ).join(", "),
+          );
+        },
+        checkpoint: {
+          dir: out,
+          everyMinutes: options.checkpointEvery,
+          required: options.checkpointEvery !== undefined,
+          signal: stop.signal,
+          onWarning: (warning) => console.error(`warning: ${inFlagTerms(warning, paths)}`),
+          meta: meta as unknown as Record<string, unknown>,
+        },
+        onEpoch: async (epoch) => {
+          // The first epoch is trained: the input was good, and the old results go before this
+          // run writes anything of its own.
+          for (const name of previous.splice(0)) await Deno.remove(`${out}/${name}`);
+          sampledPeak = Math.max(sampledPeak, Deno.memoryUsage().rss);
+          // The last epoch's checkpoint, written next, holds the trained network: a signal from
+          // now on lets the results be written rather than stopping after an epoch.
+          if (epoch.layer === epoch.layers - 1 && epoch.epoch === epoch.epochs) {
+            stop.finishing(resumeCommand(out));
+          }
+          return progress({
+            ...epoch,
+            ...(epoch.warning && { warning: inFlagTerms(epoch.warning, paths) }),
+          });
+        },
+      });
+    } catch (e) {
+      if (!(e instanceof TrainingInterrupted)) throw e;
+      await reportInterrupted(e, out, about, summary, r.name, meta.curve);
+      return exitCode(stop.signal.reason);
+    }
+    const seconds = (performance.now() - started) / 1000;
+    const subset = data.isSubset ? ` [${data.source}]` : "";
+    for (const [readout, e] of Object.entries(result.errors)) {
+      console.log(
+        `${readout.padEnd(20)} training ${e.train.toFixed(4)}  validation ` +
+          `${e.validation.toFixed(4)}  test ${e.test.toFixed(4)}${subset}`,
+      );
+    }
+    console.log(
+      `Test error: ${
+        result.testError.toFixed(4)
+      } (readout ${result.readout}, the best on validation)${subset}`,
+    );
+
+    await saveNetwork(result.net, `${out}/weights.json`);
+    await writeReport(`${out}/report.html`, {
+      title: `Forward-Forward, recipe ${r.name}: test error ${result.testError.toFixed(4)}`,
+      summary: {
+        ...summary,
+        ...Object.fromEntries(
+          Object.entries(result.errors).map(([readout, e]) => [
+            `test error (${readout})`,
+            `${e.test.toFixed(4)} (validation ${e.validation.toFixed(4)})`,
+          ]),
         ),
-      checkpoint: {
-        dir: options.out,
-        everyMinutes: options.checkpointEvery,
-        required: options.checkpointEvery !== undefined,
-        signal: stop.signal,
-        onWarning: (warning) => console.error(`warning: ${warning}`),
-        meta: { dataset, data: options.data },
+        "training seconds": result.trainSeconds.toFixed(1),
       },
-      onEpoch: (epoch) => {
-        sampledPeak = Math.max(sampledPeak, Deno.memoryUsage().rss);
-        // Past the last epoch there is nothing a checkpoint would save: a signal stops at once.
-        if (epoch.layer === epoch.layers - 1 && epoch.epoch === epoch.epochs) stop.release();
-        return progress({
-          ...epoch,
-          ...(epoch.warning && { warning: inFlagTerms(epoch.warning) }),
-        });
-      },
+      figures: [lossCurves(result.losses)],
     });
-  } catch (e) {
-    if (!(e instanceof TrainingInterrupted)) throw e;
-    await reportInterrupted(e, options.out, about, summary, r.name);
-    Deno.exit(stop.signal.reason === "SIGTERM" ? 143 : 130);
+    // Written last, so that the peak memory covers the whole run, writing the other files
+    // included.
+    const metrics = {
+      ...about,
+      readout: result.readout,
+      test_error: result.testError,
+      errors: result.errors,
+      train_seconds: result.trainSeconds,
+      seconds,
+      seconds_per_epoch_by_layer: result.secondsPerEpochByLayer,
+      losses: result.losses,
+      // Points scored before a stop come from the checkpoint: the curve of the whole run.
+      curve: meta.curve,
+      peak_memory_mib: peakMemoryMiB() ?? Math.max(sampledPeak, Deno.memoryUsage().rss) / 2 ** 20,
+      tfjs: tf.version_core,
+      deno: Deno.version.deno,
+    };
+    await writeFileAtomic(`${out}/metrics.json`, JSON.stringify(metrics, null, 2) + "\n");
+    result.net.dispose();
+    // The run is whole: its checkpoint would only repeat weights.json.
+    await Deno.remove(`${out}/${CHECKPOINT_FILE}`).catch(() => {});
+    console.log(`wrote ${out}/metrics.json, weights.json, report.html (${seconds.toFixed(1)} s)`);
+    if (stop.received) {
+      console.log(`${stop.received} came after training had finished: the results are written`);
+      return exitCode(stop.received);
+    }
+    return 0;
   } finally {
     stop.release();
+    if (previous.includes(aside)) await Deno.rename(`${out}/${aside}`, `${out}/${CHECKPOINT_FILE}`);
   }
-  const seconds = (performance.now() - started) / 1000;
-  const subset = data.isSubset ? ` [${data.source}]` : "";
-  for (const [readout, e] of Object.entries(result.errors)) {
-    console.log(
-      `${readout.padEnd(20)} training ${e.train.toFixed(4)}  validation ` +
-        `${e.validation.toFixed(4)}  test ${e.test.toFixed(4)}${subset}`,
-    );
-  }
-  console.log(
-    `Test error: ${
-      result.testError.toFixed(4)
-    } (readout ${result.readout}, the best on validation)${subset}`,
-  );
-
-  await Deno.mkdir(options.out, { recursive: true });
-  await saveNetwork(result.net, `${options.out}/weights.json`);
-  await writeReport(`${options.out}/report.html`, {
-    title: `Forward-Forward, recipe ${r.name}: test error ${result.testError.toFixed(4)}`,
-    summary: {
-      ...summary,
-      ...Object.fromEntries(
-        Object.entries(result.errors).map(([readout, e]) => [
-          `test error (${readout})`,
-          `${e.test.toFixed(4)} (validation ${e.validation.toFixed(4)})`,
-        ]),
-      ),
-      "training seconds": result.trainSeconds.toFixed(1),
-    },
-    figures: [lossCurves(result.losses)],
-  });
-  // Written last, so that the peak memory covers the whole run, writing the other files included.
-  const metrics = {
-    ...about,
-    readout: result.readout,
-    test_error: result.testError,
-    errors: result.errors,
-    train_seconds: result.trainSeconds,
-    seconds,
-    seconds_per_epoch_by_layer: result.secondsPerEpochByLayer,
-    losses: result.losses,
-    curve: result.curve,
-    peak_memory_mib: peakMemoryMiB() ?? Math.max(sampledPeak, Deno.memoryUsage().rss) / 2 ** 20,
-    tfjs: tf.version_core,
-    deno: Deno.version.deno,
-  };
-  await writeFileAtomic(`${options.out}/metrics.json`, JSON.stringify(metrics, null, 2) + "\n");
-  result.net.dispose();
-  // The run is whole: its checkpoint would only repeat weights.json.
-  await Deno.remove(`${options.out}/${CHECKPOINT_FILE}`).catch(() => {});
-  console.log(
-    `wrote ${options.out}/metrics.json, weights.json, report.html (${seconds.toFixed(1)} s)`,
-  );
 }
 
 if (import.meta.main) {
+  let code;
   try {
-    await main(Deno.args);
+    code = await main(Deno.args);
   } catch (e) {
-    console.error(`train: ${inFlagTerms((e as Error).message.split("\n")[0])}`);
-    Deno.exit(1);
+    const message = (e as Error).message.split("\n")[0];
+    const memory =
+      e instanceof RangeError && /allocation failed|Invalid typed array length/.test(message)
+        ? ": out of memory: use narrower or fewer --layers, or a smaller --train-size or --batch-size"
+        : "";
+    console.error(`train: ${inFlagTerms(message, pathsIn(Deno.args))}${memory}`);
+    code = 1;
   }
+  Deno.exit(code);
 }

@@ -11,7 +11,10 @@
  * - where training stands: the layer and the epochs it has finished (mini-batches train all
  *   layers at once and count as one);
  * - the losses so far, the seconds spent, the backend, and the recipe and a fingerprint of the
- *   data, which a run continuing it must match.
+ *   data, which a run continuing it must match;
+ * - `sha256`, the checksum of all the rest: a file changed after it was written (one character
+ *   is enough) is refused in one line, as is one whose position cannot be (epoch 99 of 30).
+ *   Checkpoints from before checksums (version 1) still continue, checked for sense only.
  *
  * No random generator's state is kept, because none lives from one epoch to the next: the
  * training images and the full-batch negatives are drawn from the recipe's seed, and every
@@ -29,20 +32,23 @@ import {
   type EpochCallback,
   type EpochProgress,
   type FFNN,
+  likelySetting,
   type Optimizer,
   tf,
   TrainingDiverged,
 } from "./core/mod.ts";
 import { type BlasInfo, blasInUse, describeBlas } from "./backends/mod.ts";
 import type { Mnist } from "./data/mod.ts";
-import type { Recipe } from "./experiment.ts";
-import { writeFileAtomic } from "./files.ts";
+import type { Recipe } from "./recipe.ts";
+import { checksummedJson, sha256, verifiedJson, writeFileAtomic } from "./files.ts";
 import { networkState, restoreVariables, type SavedNetwork } from "./weights.ts";
 
 /** The checkpoint's file name inside its folder. */
 export const CHECKPOINT_FILE = "checkpoint.json";
 const FORMAT = "ff-notebooks/checkpoint";
-const VERSION = 1;
+/** 2: with its `sha256`, the checksum of the rest; 1: from before checksums, read unchecked. */
+const VERSION = 2;
+const UNCHECKED_VERSION = 1;
 /** Most minutes between two checkpoints within a layer, unless told otherwise. */
 export const DEFAULT_EVERY_MINUTES = 5;
 
@@ -71,7 +77,7 @@ export type Position = Pick<EpochProgress, "layer" | "layers" | "epoch" | "epoch
 /** A checkpoint as the file stores it. */
 export interface SavedCheckpoint {
   format: typeof FORMAT;
-  version: typeof VERSION;
+  version: typeof VERSION | typeof UNCHECKED_VERSION;
   position: Position;
   /** Steps taken by each layer's optimiser, then by the readout's. */
   steps: number[];
@@ -126,25 +132,93 @@ export class TrainingInterrupted extends Error {
 }
 
 /**
- * The checkpoint in `dir`, or undefined when there is none; a one-line error when it cannot be
- * read.
+ * The checkpoint in `dir`, or undefined when there is none; a one-line error naming the file when
+ * it cannot be read, is damaged (its checksum), or says what cannot be.
  */
 export async function readCheckpoint(dir: string): Promise<SavedCheckpoint | undefined> {
   const path = `${dir}/${CHECKPOINT_FILE}`;
-  let saved: SavedCheckpoint;
+  let text: string;
   try {
-    saved = JSON.parse(await Deno.readTextFile(path));
+    text = await Deno.readTextFile(path);
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) return undefined;
     throw new Error(`cannot read the checkpoint ${path}: ${firstLine(e)}`);
   }
-  if (saved?.format !== FORMAT || saved.version !== VERSION) {
+  let parsed: SavedCheckpoint & { sha256?: unknown };
+  try {
+    parsed = JSON.parse(text);
+  } catch (e) {
+    throw damaged(path, `it is not whole JSON (${firstLine(e)})`);
+  }
+  if (
+    parsed?.format !== FORMAT ||
+    (parsed.version !== VERSION && parsed.version !== UNCHECKED_VERSION)
+  ) {
     throw new Error(
       `${path} is not an ff-notebooks checkpoint of version ${VERSION} (format ` +
-        `${saved?.format}, version ${saved?.version})`,
+        `${parsed?.format}, version ${parsed?.version}): damaged, or from another program`,
     );
   }
+  const saved = await verifiedJson(parsed, path, parsed.version === VERSION);
+  checkSense(saved, path);
   return saved;
+}
+
+function damaged(path: string, what: string): Error {
+  return new Error(
+    `${path} is damaged: ${what}; continue from another copy of it, or train again without it`,
+  );
+}
+
+/** Fields a checksum cannot vouch for (a file from before checksums): each where it can be. */
+function checkSense(saved: SavedCheckpoint, path: string): void {
+  const whole = (n: unknown, least: number) => Number.isInteger(n) && (n as number) >= least;
+  const p = saved.position;
+  if (
+    !whole(p?.layers, 1) || !whole(p.epochs, 1) || !whole(p.layer, 0) || !whole(p.epoch, 1) ||
+    p.layer >= p.layers || p.epoch > p.epochs
+  ) {
+    throw damaged(path, `it says training stands at ${describePosition(p ?? {})}, which cannot be`);
+  }
+  if (!Array.isArray(saved.steps) || !saved.steps.every((n) => whole(n, 0))) {
+    throw damaged(path, "its optimisers' step counts are not counts");
+  }
+  const numbers = (list: unknown) =>
+    Array.isArray(list) && list.every((v) => typeof v === "number");
+  if (!Array.isArray(saved.losses) || !saved.losses.every(numbers)) {
+    throw damaged(path, "its losses are not lists of numbers");
+  }
+  if (!(saved.trainSeconds >= 0) || !Number.isFinite(saved.trainSeconds)) {
+    throw damaged(path, `its training time (${saved.trainSeconds} s) cannot be`);
+  }
+  if (typeof saved.meta !== "object" || !Array.isArray(saved.network?.variables)) {
+    throw damaged(path, "it lacks its network or its meta");
+  }
+}
+
+/**
+ * Where the checkpoint stands must be a place in this network's training: as many layers (or one,
+ * for mini-batches), its recipe's epochs, and a loss for every epoch trained.
+ */
+function checkPosition(saved: SavedCheckpoint, net: FFNN, path: string): void {
+  const p = saved.position;
+  const miniBatches = saved.recipe ? saved.recipe.batchSize !== undefined : p.layers === 1;
+  const layers = miniBatches ? 1 : net.layers.length;
+  const epochs = saved.recipe?.epochs ?? (miniBatches ? p.epochs : net.layers[0].options.epochs);
+  const lengths = net.layers.map((_, i) =>
+    miniBatches || i === p.layer ? p.epoch : i < p.layer ? epochs : undefined
+  );
+  if (
+    p.layers !== layers || p.epochs !== epochs || saved.losses.length !== net.layers.length ||
+    lengths.some((n, i) => n !== undefined && saved.losses[i].length !== n)
+  ) {
+    throw damaged(
+      path,
+      `it says training stands at ${describePosition(p)}, which cannot be in a run of ` +
+        `${epochs} epochs${miniBatches ? "" : ` per layer over ${layers} layers`} with its ` +
+        `losses (${saved.losses.map((l) => l.length).join(", ")} of them)`,
+    );
+  }
 }
 
 /**
@@ -188,6 +262,7 @@ export async function openCheckpoint(
   if (saved) {
     const path = `${dir}/${CHECKPOINT_FILE}`;
     checkSameRun(saved, net, run.recipe, data, path);
+    checkPosition(saved, net, path);
     restoreVariables(net, saved.network.variables, path);
     const optimizers = optimizersOf(net);
     if (saved.steps?.length !== optimizers.length) {
@@ -316,7 +391,7 @@ export class Checkpointer {
     this.#lastWrite = performance.now();
     try {
       await Deno.mkdir(options.dir, { recursive: true });
-      await writeFileAtomic(path, JSON.stringify(state));
+      await writeFileAtomic(path, await checksummedJson({ ...state }));
       this.#saved = state.position;
     } catch (e) {
       if (options.required) {
@@ -360,18 +435,16 @@ async function checkFinite(net: FFNN, p: Position): Promise<void> {
   const value = (await variables[bad].data()).find((v) => !Number.isFinite(v));
   for (const [i, layer] of net.layers.entries()) {
     if (bad < layer.variables.length) {
-      const { learningRate } = layer.options;
-      const error = new TrainingDiverged(i, p.epoch, value!, learningRate);
+      const setting = likelySetting(layer.options, layer.outFeatures);
+      const error = new TrainingDiverged(i, p.epoch, value!, setting);
       error.message = `weights became ${value} at layer ${i + 1} epoch ${p.epoch}: lower ` +
-        `learningRate (now ${learningRate})`;
+        `${setting.name} (now ${setting.value})`;
       throw error;
     }
     bad -= layer.variables.length;
   }
-  throw new Error(
-    `the readout's weights became ${value} at epoch ${p.epoch}: lower the readout's learning ` +
-      `rate (now ${net.readout?.options.learningRate})`,
-  );
+  const setting = likelySetting({ ...net.readout!.options, optimizer: "sgd" }, 0, "readout.");
+  throw new TrainingDiverged("readout", p.epoch, value!, setting);
 }
 
 /** The first setting in which the checkpoint's run differs from this one: a one-line error. */
@@ -428,8 +501,7 @@ async function fingerprint({ train, test }: Mnist): Promise<string> {
     bytes.set(new Uint8Array(part.buffer, part.byteOffset, part.byteLength), offset);
     offset += part.byteLength;
   }
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
-  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+  return await sha256(bytes);
 }
 
 /**

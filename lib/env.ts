@@ -8,7 +8,7 @@
 /** The variables, with what each one does; the README's table is this one. */
 export const ENV_VARIABLES = {
   FF_BACKEND: "backend when none is named: auto (default), blas, wasm, cpu, tensorflow, webgpu",
-  FF_OPENBLAS: "path of the OpenBLAS library to load, tried before the usual places",
+  FF_OPENBLAS: "path of the OpenBLAS library to load instead of the usual places",
   FF_MNIST_MIRROR: "folder or URL that `deno task data` copies MNIST from",
   FF_MNIST_DIR: "MNIST folder the notebooks read (default data/mnist)",
   FF_QUICK: "1: notebooks run tiny sizes, seconds each (tests)",

@@ -10,20 +10,18 @@
  *
  * @module
  */
+import { checkNames } from "./core/check.ts";
 import {
   combineXY,
   type EpochCallback,
   type EpochProgress,
   FFNN,
   type FFNNOptions,
-  type GoodnessKind,
   type LabelMode,
   negativeLabels,
-  type NegativeMode,
-  type NormKind,
+  type PixelStats,
   randperm,
   type Readout,
-  type ReadoutOptions,
   tf,
 } from "./core/mod.ts";
 import {
@@ -38,46 +36,9 @@ import {
   splitValidation,
 } from "./data/mod.ts";
 import { type CheckpointOptions, openCheckpoint } from "./checkpoint.ts";
+import type { Recipe } from "./recipe.ts";
 
-/** Everything that defines a run. */
-export interface Recipe {
-  /** Its name, as `--recipe` takes it. */
-  name: string;
-  /** One line on what it is. */
-  description: string;
-  /** How pixels are scaled. */
-  pixels: PixelScale;
-  /** Widths of the hidden layers (the input width follows from the label mode). */
-  layers: number[];
-  label: LabelMode;
-  labelValue: "max" | number;
-  normalize: NormKind;
-  goodness: GoodnessKind;
-  /** θ; absent: 2 for "mean" goodness, each layer's width for "sum". */
-  threshold?: number;
-  optimizer: "adam" | "sgd";
-  learningRate: number;
-  momentum: number;
-  weightDecay: number;
-  peerNormalization: number;
-  init: "uniform" | "normal";
-  /** Absent: the post's full batch, one layer after another. Else all layers on every batch. */
-  batchSize?: number;
-  /** Epochs per layer (full batch) or passes over the images (mini-batches). */
-  epochs: number;
-  negatives: NegativeMode;
-  /** Hinton's linear cooldown over the second half (mini-batches only). */
-  cooldown: boolean;
-  /** Shift each image by up to this many pixels, every epoch anew (mini-batches only). */
-  shift: number;
-  /** Dropout of each layer's units in training (mini-batches only). */
-  dropout: number;
-  /** Hinton's softmax readout, or null for none. */
-  readout: (ReadoutOptions & { fromLayer: number }) | null;
-  /** Training images, drawn (seeded) from the training split; absent: all of it. */
-  trainSize?: number;
-  seed: number;
-}
+export type { Recipe } from "./recipe.ts";
 
 /** The post: 784 + 10 inputs, two layers of 500, full-batch Adam, 1000 epochs per layer. */
 const POST: Recipe = {
@@ -241,13 +202,18 @@ export function recipe(name: string, overrides: Partial<Recipe> = {}): Recipe {
   if (base === undefined) {
     throw new Error(`unknown recipe "${name}": use one of ${Object.keys(RECIPES).join(", ")}`);
   }
+  checkNames(overrides, RECIPE_FIELDS, "recipe setting");
   const resolved = { ...base, ...overrides };
   checkRecipe(resolved);
   return resolved;
 }
 
+/** Every field a recipe may have. */
+const RECIPE_FIELDS = [...Object.keys(POST), "threshold", "batchSize", "trainSize"];
+
 /** Throws a one-line error, in the recipe's own field names, for settings that cannot run. */
 export function checkRecipe(r: Recipe): void {
+  checkNames(r, RECIPE_FIELDS, "recipe setting");
   const positive = (name: keyof Recipe, value: unknown) => {
     if (!Number.isInteger(value) || (value as number) < 1) {
       throw new Error(`${name} must be a positive integer, got ${value}`);
@@ -344,7 +310,11 @@ export interface ExperimentResult {
   secondsPerEpochByLayer: number[];
   /** Losses per layer per epoch. */
   losses: number[][];
-  /** The trained network; dispose it when done. */
+  /**
+   * The trained network; dispose it when done. It takes images as `data` held them: where the
+   * recipe trained on other pixel scaling, its `options.pixels` brings them over (exactly), so
+   * `net.predict(pick(data.test, rows).x)` gives the labels the run scored.
+   */
   net: FFNN;
 }
 
@@ -397,11 +367,13 @@ async function scoreSplit(net: FFNN, split: MnistSplit): Promise<Partial<Record<
 
 /**
  * The data with its pixels scaled as a recipe needs: standard and unit scaling are one affine
- * map apart, so no file is read again.
+ * map apart, so no file is read again. Standard scaling uses the statistics of the dataset the
+ * data says it is (`data.dataset`, set by the loaders), or of `dataset` for data that does not
+ * say; the two must agree.
  */
-export function withPixels(data: Mnist, pixels: PixelScale, dataset: DatasetName = "mnist"): Mnist {
+export function withPixels(data: Mnist, pixels: PixelScale, dataset?: DatasetName): Mnist {
   if (data.pixels === pixels) return data;
-  const { mean, std } = DATASETS[dataset];
+  const { mean, std } = DATASETS[datasetOf(data, dataset)];
   const f32 = Math.fround;
   const map = (v: number) =>
     pixels === "unit"
@@ -421,7 +393,11 @@ export interface RunOptions {
   evaluateEvery?: number;
   /** Hears each point of the curve as it is scored. */
   onEvaluate?: (point: ExperimentResult["curve"][number]) => void | Promise<void>;
-  /** Which dataset `data` is (for its pixel statistics). Default "mnist". */
+  /**
+   * Which dataset `data` is (for its pixel statistics), for data that does not say so itself:
+   * the loaders of lib/data/ set `data.dataset`, and an option that contradicts it is refused.
+   * Default: `data.dataset`, else "mnist".
+   */
   dataset?: DatasetName;
   /** Validation images held out of the training split (the last ones). Default 10,000. */
   validationSize?: number;
@@ -432,8 +408,44 @@ export interface RunOptions {
   checkpoint?: string | CheckpointOptions;
 }
 
+const RUN_OPTIONS: readonly (keyof RunOptions)[] = [
+  "onEpoch",
+  "evaluateEvery",
+  "onEvaluate",
+  "dataset",
+  "validationSize",
+  "checkpoint",
+];
+
+/** The dataset `data` holds: as it says, or as the caller says; refused where the two differ. */
+function datasetOf(data: Mnist, said?: DatasetName): DatasetName {
+  const own = (data as { dataset?: DatasetName }).dataset;
+  if (said !== undefined && !(said in DATASETS)) {
+    throw new Error(`unknown dataset "${said}": use one of ${Object.keys(DATASETS).join(", ")}`);
+  }
+  if (own !== undefined && said !== undefined && own !== said) {
+    throw new Error(
+      `dataset "${said}" contradicts the data, which is ${own} (${data.source}): leave the ` +
+        `dataset option out, the data says which it is`,
+    );
+  }
+  return own ?? said ?? "mnist";
+}
+
+/** A pixel scaling's mean and std: unit scaling, p/255, is mean 0 and std 1. */
+function pixelStats(pixels: PixelScale, dataset: DatasetName): PixelStats {
+  return pixels === "unit"
+    ? { mean: 0, std: 1 }
+    : { mean: DATASETS[dataset].mean, std: DATASETS[dataset].std };
+}
+
 /**
  * Trains a network by the recipe and scores it by every readout it has.
+ *
+ * The network takes images as `data` holds them: it trains on them scaled as the recipe says
+ * (`recipe.pixels`), and `result.net.predict` brings the images it is given from `data.pixels`
+ * to the recipe's (see {@linkcode FFNNOptions.pixels}), so `predict(pick(data.test, …).x)`
+ * gives the labels the run scored.
  *
  * @example
  * ```ts
@@ -451,12 +463,16 @@ export interface RunOptions {
 export async function runExperiment(
   data: Mnist,
   r: Recipe,
-  { onEpoch, dataset = "mnist", evaluateEvery, onEvaluate, validationSize, checkpoint }:
-    RunOptions = {},
+  options: RunOptions = {},
 ): Promise<ExperimentResult> {
+  checkNames(options, RUN_OPTIONS, "runExperiment option");
+  const { onEpoch, evaluateEvery, onEvaluate, validationSize, checkpoint } = options;
+  const dataset = datasetOf(data, options.dataset);
   checkRecipe(r);
   const scaled = withPixels(data, r.pixels, dataset);
   const splits = splitValidation(scaled, validationSize);
+  // Scored as loaded: the network brings them to the recipe's scaling itself.
+  const asLoaded = splitValidation(data, validationSize);
   const available = splits.train.count;
   if (r.trainSize !== undefined && r.trainSize > available) {
     throw new Error(
@@ -465,7 +481,13 @@ export async function runExperiment(
     );
   }
   const rows = randperm(available, r.seed).subarray(0, r.trainSize ?? available);
-  const net = new FFNN([inputWidth(r.label), ...r.layers], networkOptions(r));
+  const net = new FFNN([inputWidth(r.label), ...r.layers], {
+    ...networkOptions(r),
+    ...data.pixels !== r.pixels &&
+      {
+        pixels: { given: pixelStats(data.pixels, dataset), trained: pixelStats(r.pixels, dataset) },
+      },
+  });
   try {
     const curve: ExperimentResult["curve"] = [];
     const evaluate = async (progress: EpochProgress) => {
@@ -475,8 +497,8 @@ export async function runExperiment(
         !evaluateEvery || r.batchSize === undefined || (epoch % evaluateEvery && epoch < epochs)
       ) return;
       const [validation, test] = [
-        await scoreSplit(net, splits.validation),
-        await scoreSplit(net, splits.test),
+        await scoreSplit(net, asLoaded.validation),
+        await scoreSplit(net, asLoaded.test),
       ];
       const errors = Object.fromEntries(
         net.readouts.map((
@@ -495,11 +517,11 @@ export async function runExperiment(
     const trainSeconds = saved.trainSeconds;
     // Scored on freshly picked copies: the training tensors are gone by now, which keeps the
     // run's peak memory down.
-    const scoredTrain = trainingImages(splits.train, rows.subarray(0, 10_000));
+    const scoredTrain = trainingImages(asLoaded.train, rows.subarray(0, 10_000));
     const [train_, validation, test] = [
       await scoreSplit(net, scoredTrain),
-      await scoreSplit(net, splits.validation),
-      await scoreSplit(net, splits.test),
+      await scoreSplit(net, asLoaded.validation),
+      await scoreSplit(net, asLoaded.test),
     ];
     const errors: Partial<Record<Readout, Errors>> = {};
     for (const readout of net.readouts) {
@@ -575,9 +597,15 @@ async function train(
 ): Promise<void> {
   try {
     if (r.batchSize !== undefined) {
+      const { epochs, negatives, seed, cooldown, shift, dropout } = r;
       await net.trainMiniBatch(x, y, {
-        ...r,
         batchSize: r.batchSize,
+        epochs,
+        negatives,
+        seed,
+        cooldown,
+        shift,
+        dropout,
         onEpoch,
         startEpoch: start.epoch,
       });

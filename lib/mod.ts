@@ -12,6 +12,17 @@
  * - `weights.ts`: saving and loading networks
  * - `checkpoint.ts`: checkpoints, so that a stopped run continues where it left off
  *
+ * Permissions a script using lib/ needs, by what it does (`deno run --allow-read --allow-ffi
+ * --allow-env script.ts` trains on MNIST already fetched):
+ *
+ * - `--allow-read`: to load data, and for the `wasm` backend, which reads its .wasm files
+ * - `--allow-ffi`: for the `blas` backend (OpenBLAS); without it `setBackend()` picks `wasm`
+ * - `--allow-env`: to honour the `FF_*` variables of `env.ts`; without it their defaults hold
+ * - `--allow-write`: `fetchMnist`, `saveNetwork`, checkpoints, reports
+ * - `--allow-net`: `fetchMnist` from a URL or the public mirrors
+ *
+ * Without a permission it needs, a call stops with one line naming the flag to add.
+ *
  * @example Train Hinton's recipe for 3 epochs on 10,000 digits: about 6% test error
  * ```ts
  * import { assert } from "@std/assert";
@@ -61,7 +72,7 @@ export {
   type SetupOptions,
   trimTestSplit,
 } from "./notebook.ts";
-export { loadNetwork, saveNetwork } from "./weights.ts";
+export { loadNetwork, readWeightsHeader, saveNetwork } from "./weights.ts";
 export {
   CHECKPOINT_FILE,
   Checkpointer,

@@ -144,3 +144,94 @@ Deno.test('setBackend("webgpu") with no GPU adapter says, in one line, what to i
       "Debian's mesa-vulkan-drivers gives a software one), or choose another backend\n",
   );
 });
+
+Deno.test("the core on tfjs's own backends: cpu trains and predicts, wasm as it comes is refused in one line, wasm set up by setBackend works", async () => {
+  const core = new URL("../lib/core/mod.ts", import.meta.url).href;
+  const backends = new URL("../lib/backends/mod.ts", import.meta.url).href;
+  const run = async (setup: string) => {
+    const { stdout } = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "eval",
+        `import { combineXY, FFNN, negativeLabels, tf } from "${core}";
+        ${setup}
+        const x = tf.tensor2d([[0.1, 0.9, 0.3], [0.8, 0.2, 0.5], [0.4, 0.4, 0.9], [0.7, 0.1, 0.2]]);
+        const y = [0, 1, 2, 1];
+        const net = new FFNN([13, 6, 6], { epochs: 3, seed: 1, readout: { fromLayer: 0 } });
+        try {
+          await net.train(combineXY(x, y), combineXY(x, negativeLabels(y, { seed: 1 })));
+          await net.trainMiniBatch(x, y, { batchSize: 2, epochs: 1 });
+          console.log(tf.getBackend(), Array.from(net.predict(x).dataSync()).length);
+        } catch (e) {
+          console.log(tf.getBackend(), e.message);
+        }`,
+      ],
+      stderr: "null",
+    }).output();
+    return new TextDecoder().decode(stdout).trim().split("\n").at(-1);
+  };
+  assertEquals(await run(""), "cpu 4");
+  const wasm = "npm:@tensorflow/tfjs-backend-wasm@4.22.0";
+  const own = await run(`const wasm = await import("${wasm}");
+    wasm.setWasmPaths(new URL(".", import.meta.resolve("${wasm}")).href);
+    await tf.setBackend("wasm");`);
+  assertEquals(
+    own,
+    'wasm the backend "wasm" computes the fused matrix products this library uses wrongly (as ' +
+      'tfjs\'s own wasm backend does): for wasm, set it with setBackend("wasm") from ' +
+      'lib/backends/mod.ts, which works around them; or use tfjs\'s "cpu" backend',
+  );
+  assertEquals(
+    await run(`const { setBackend } = await import("${backends}"); await setBackend("wasm");`),
+    "wasm 4",
+  );
+});
+
+Deno.test("FF_OPENBLAS naming a missing file stops auto and blas with one line", async () => {
+  const named = "/no/such/dir/libopenblas.so.0";
+  const out = await Deno.makeTempDir({ prefix: "backends_test_" });
+  for (const backend of ["auto", "blas"]) {
+    const { code, stderr } = await new Deno.Command(Deno.execPath(), {
+      args: ["task", "-q", "train", "--backend", backend, "--epochs", "1", "--out", `${out}/run`],
+      cwd: new URL("..", import.meta.url).pathname,
+      env: { FF_OPENBLAS: named },
+    }).output();
+    const lines = new TextDecoder().decode(stderr).trim().split("\n");
+    assertEquals([code, lines.length], [1, 1], lines.join("\n"));
+    assert(
+      lines[0].includes(`FF_OPENBLAS names ${named}, which does not exist: correct the path`),
+      lines[0],
+    );
+  }
+  await Deno.remove(out, { recursive: true });
+});
+
+Deno.test("--backend tensorflow, not installed, says so in one line and leaves deno.lock as it was", async () => {
+  const root = new URL("..", import.meta.url).pathname;
+  const lock = await Deno.readFile(`${root}/deno.lock`);
+  const out = await Deno.makeTempDir({ prefix: "backends_test_" });
+  try {
+    const { code, stderr } = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "task",
+        "-q",
+        "train",
+        "--backend",
+        "tensorflow",
+        "--epochs",
+        "1",
+        "--out",
+        `${out}/run`,
+      ],
+      cwd: root,
+    }).output();
+    const lines = new TextDecoder().decode(stderr).trim().split("\n");
+    assertEquals([code, lines.length], [1, 1], lines.join("\n"));
+    assert(lines[0].startsWith('train: backend "tensorflow" is not installed'), lines[0]);
+    assert(lines[0].includes("see README: Backends"), lines[0]);
+    assertEquals(await Deno.readFile(`${root}/deno.lock`), lock, "deno.lock was rewritten");
+  } finally {
+    // A failure must not leave the tracked lockfile changed.
+    await Deno.writeFile(`${root}/deno.lock`, lock);
+    await Deno.remove(out, { recursive: true });
+  }
+});

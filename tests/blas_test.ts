@@ -100,11 +100,11 @@ Deno.test("findBlasLibrary reports a library without the CBLAS functions", {
   assertStringIncludes(missing.reason, "install OpenBLAS");
 });
 
-Deno.test("blasLibraryCandidates tries FF_OPENBLAS first", () => {
+Deno.test("blasLibraryCandidates: FF_OPENBLAS alone, never swapped for another", () => {
   const before = Deno.env.get("FF_OPENBLAS");
   try {
     Deno.env.set("FF_OPENBLAS", "/opt/custom/libopenblas.so");
-    assertEquals(blasLibraryCandidates()[0], "/opt/custom/libopenblas.so");
+    assertEquals(blasLibraryCandidates(), ["/opt/custom/libopenblas.so"]);
     Deno.env.delete("FF_OPENBLAS");
     assert(!blasLibraryCandidates().includes("/opt/custom/libopenblas.so"));
   } finally {

@@ -23,6 +23,7 @@ import {
   TrainingInterrupted,
 } from "../lib/mod.ts";
 import { blasLibrary, registerBlasBackend } from "../lib/backends/blas.ts";
+import { checksummedJson } from "../lib/files.ts";
 import { networkState } from "../lib/weights.ts";
 import { ignoreUnless } from "./shared.ts";
 
@@ -308,4 +309,93 @@ Deno.test("a resumed run's time left counts only the epochs it has run since", a
     await report({ layer: 0, layers: 2, epoch, epochs: 100, loss: 1 });
   }
   assertStringIncludes(lines[0], "layer 1/2 epoch 100/100 loss 1.0000 elapsed 10.0s ETA 1m40s");
+});
+
+/** The one-line error `run` gives, asserted to name `path`. */
+async function oneLineError(run: () => Promise<unknown>, path: string): Promise<string> {
+  const message = (await assertRejects(run) as Error).message;
+  assert(!message.includes("\n"), `more than one line: ${message}`);
+  assertStringIncludes(message, path);
+  return message;
+}
+
+Deno.test("a damaged checkpoint says so in one line: a changed character anywhere, a cut, a position that cannot be", async () => {
+  const r = recipe("post", { layers: [8, 8], epochs: 4, trainSize: 100 });
+  const whole = await outcome(await runExperiment(data, r));
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/${CHECKPOINT_FILE}`;
+  let reports = 0;
+  await assertRejects(() =>
+    runExperiment(data, r, {
+      checkpoint: { dir, everyMinutes: 0 },
+      onEpoch: () => {
+        if (++reports === 7) throw new Error("interrupted"); // layer 2, epoch 3: saved 2
+      },
+    })
+  );
+  const good = await Deno.readTextFile(path);
+  const saved = JSON.parse(good);
+  assertEquals(saved.position, { layer: 1, layers: 2, epoch: 2, epochs: 4 });
+  const resume = () => runExperiment(data, r, { checkpoint: dir });
+  const at = (needle: string) => good.indexOf(needle) + needle.length;
+  for (
+    const offset of [
+      at('"epoch":'), // the position: epoch 2 becomes 3
+      at('"losses":[[') + 2,
+      at('"learningRate":') + 2, // the recipe
+      at('"data":"') + 10, // a weight's base64
+      at('"fingerprint":"') + 5,
+      good.length - 10, // the checksum itself
+    ]
+  ) {
+    const c = good[offset];
+    await Deno.writeTextFile(
+      path,
+      good.slice(0, offset) + (c === "2" ? "3" : "2") + good.slice(offset + 1),
+    );
+    assertStringIncludes(await oneLineError(resume, path), "is damaged: its contents do not match");
+    await oneLineError(() => readCheckpoint(dir), path);
+  }
+  for (const length of [0, 1, 500, Math.floor(good.length / 2), good.length - 1]) {
+    await Deno.writeTextFile(path, good.slice(0, length));
+    await oneLineError(resume, path);
+  }
+  // Positions that cannot be, in files whose checksum agrees (as a file from a faulty writer's).
+  const { sha256: _, ...rest } = saved;
+  const impossible = [
+    [
+      { layer: 1, layers: 2, epoch: 99, epochs: 30 },
+      "it says training stands at layer 2 epoch 99 of 30, which cannot be",
+    ],
+    [
+      { layer: 1, layers: 2, epoch: 4, epochs: 4 },
+      "in a run of 4 epochs per layer over 2 layers with its losses (4, 2 of them)",
+    ],
+    [
+      { layer: 0, layers: 1, epoch: 2, epochs: 4 },
+      "which cannot be in a run of 4 epochs per layer over 2 layers",
+    ],
+    [{ layer: 1, layers: 2, epoch: 2, epochs: 30 }, "layer 2 epoch 2 of 30, which cannot be"],
+  ] as const;
+  for (const [position, message] of impossible) {
+    await Deno.writeTextFile(path, await checksummedJson({ ...rest, position }));
+    assertStringIncludes(await oneLineError(resume, path), message);
+  }
+  // A checkpoint from before checksums (version 1) continues, to the very same weights...
+  const old = { ...rest, version: 1 };
+  await Deno.writeTextFile(
+    path,
+    JSON.stringify({ ...old, position: { ...old.position, epoch: 99 } }),
+  );
+  assertStringIncludes(await oneLineError(resume, path), "epoch 99 of 4, which cannot be");
+  await Deno.writeTextFile(path, JSON.stringify({ ...old, losses: [1, 2] }));
+  assertStringIncludes(
+    await oneLineError(resume, path),
+    "is damaged: its losses are not lists of numbers",
+  );
+  await Deno.writeTextFile(path, JSON.stringify(old));
+  const resumed = await outcome(await runExperiment(data, r, { checkpoint: dir }));
+  assert(resumed.weights === whole.weights, "the weights differ from the uninterrupted run's");
+  assertEquals(resumed.losses, whole.losses);
+  await Deno.remove(dir, { recursive: true });
 });

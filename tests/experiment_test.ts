@@ -1,14 +1,23 @@
-import { assertEquals, assertLess, assertThrows } from "@std/assert";
+import { assertEquals, assertLess, assertRejects, assertThrows } from "@std/assert";
 import {
   checkRecipe,
+  DATASETS,
   DEFAULT_RECIPE,
+  errorRates,
+  FFNN,
   INGREDIENTS,
   loadMnistNpmSubset,
+  type Mnist,
+  normalisePixels,
+  pickAll,
   type Recipe,
   recipe,
   RECIPES,
   runExperiment,
+  type RunOptions,
   setBackend,
+  tf,
+  withPixels,
 } from "../lib/mod.ts";
 
 /** A recipe's settings, without what only says how long or on what it runs. */
@@ -43,6 +52,79 @@ Deno.test("recipes are checked in their own field names", () => {
   assertThrows(() => recipe("hinton", { readout: null }), Error, 'negatives "hard" are drawn');
   assertThrows(() => recipe("hinton", { layers: [] }), Error, "layers must list");
   assertThrows(() => recipe("nope"), Error, 'unknown recipe "nope": use one of fast, post');
+  // A typo is refused, naming the field meant, not ignored.
+  assertThrows(
+    () => recipe("fast", { layer: [10] } as Partial<Recipe>),
+    Error,
+    'unknown recipe setting "layer": did you mean "layers"?',
+  );
+  assertThrows(
+    () => checkRecipe({ ...recipe("fast"), learningrate: 0.1 } as Recipe),
+    Error,
+    'did you mean "learningRate"?',
+  );
+});
+
+Deno.test("runExperiment refuses an unknown option, and a dataset the data contradicts, before training", async () => {
+  const subset = await loadMnistNpmSubset();
+  assertEquals(subset.dataset, "mnist");
+  const r = recipe("fast", { epochs: 1, trainSize: 100 });
+  await assertRejects(
+    () => runExperiment(subset, r, { datset: "mnist" } as RunOptions),
+    Error,
+    'unknown runExperiment option "datset": did you mean "dataset"?',
+  );
+  await assertRejects(
+    () => runExperiment(subset, r, { dataset: "fashion-mnist" }),
+    Error,
+    'dataset "fashion-mnist" contradicts the data, which is mnist',
+  );
+  await assertRejects(
+    () => runExperiment(subset, { ...r, readout: { fromLayer: 0, learningRate: NaN } }),
+    Error,
+    "readout.learningRate must be a number from 0, got NaN",
+  );
+});
+
+Deno.test("the dataset travels with the data: its own statistics rescale its pixels, unasked", () => {
+  const bytes = Uint8Array.from({ length: 784 * 2 }, (_, i) => (i * 7) % 256);
+  const split = (images: Float32Array) => ({ images, labels: Int32Array.from([1, 2]), count: 2 });
+  const standard = normalisePixels(bytes, "standard", DATASETS["fashion-mnist"]);
+  const fashion: Mnist = {
+    train: split(standard),
+    test: split(standard),
+    source: "two made-up Fashion-MNIST images",
+    pixels: "standard",
+    isSubset: false,
+    dataset: "fashion-mnist",
+  };
+  const unit = withPixels(fashion, "unit");
+  assertEquals(unit.train.images, normalisePixels(bytes, "unit"));
+  assertEquals(unit.dataset, "fashion-mnist");
+  assertThrows(() => withPixels(fashion, "unit", "mnist"), Error, "contradicts the data");
+});
+
+Deno.test("a trained result predicts on the images as they were loaded: the natural call gives the errors the run measured", async () => {
+  await setBackend("auto");
+  const subset = await loadMnistNpmSubset(); // standard pixels; the recipe trains on unit ones
+  const r = recipe("fast", { layers: [64, 64], epochs: 1, trainSize: 1000 });
+  const result = await runExperiment(subset, r, { validationSize: 1000 });
+  const { x, y } = pickAll(subset.test);
+  const errors = await errorRates(result.net, x, y);
+  // And those are the errors on the images scaled as the network trained, by a copy of it that
+  // takes them as they are.
+  const { pixels: _, ...options } = result.net.options;
+  const plain = new FFNN(result.net.dims, options);
+  plain.variables.forEach((variable, i) => variable.assign(result.net.variables[i]));
+  const asTrained = pickAll(withPixels(subset, "unit").test);
+  const plainErrors = await errorRates(plain, asTrained.x, asTrained.y);
+  for (const readout of result.net.readouts) {
+    assertEquals(errors[readout], result.errors[readout]!.test, readout);
+    assertEquals(plainErrors[readout], result.errors[readout]!.test, readout);
+  }
+  tf.dispose([x, asTrained.x]);
+  result.net.dispose();
+  plain.dispose();
 });
 
 Deno.test("the default recipe runs on the 10,000-digit npm fallback as it is, no flag changed", async () => {

@@ -30,6 +30,16 @@ async function withTempDirs(
   }
 }
 
+async function gzip(bytes: Uint8Array<ArrayBuffer>): Promise<Uint8Array<ArrayBuffer>> {
+  const stream = new Blob([bytes]).stream().pipeThrough(new CompressionStream("gzip"));
+  return new Uint8Array(await new Response(stream).arrayBuffer());
+}
+
+async function gunzip(bytes: Uint8Array<ArrayBuffer>): Promise<Uint8Array<ArrayBuffer>> {
+  const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
+  return new Uint8Array(await new Response(stream).arrayBuffer());
+}
+
 function listDir(dir: string): string[] {
   return Array.from(Deno.readDirSync(dir), (entry) => entry.name).sort();
 }
@@ -67,18 +77,26 @@ Deno.test({
 });
 
 Deno.test({
-  name: "fetchMnist reads the mirror from FF_MNIST_MIRROR and replaces a corrupt file",
+  name: "fetchMnist reads the mirror from FF_MNIST_MIRROR, and never replaces a file",
   ignore: sharedMissing,
   async fn() {
     await withTempDirs(1, async (dir) => {
-      await Deno.writeFile(`${dir}/${MNIST_FILES.testLabels}`, new Uint8Array([31, 139, 8]));
+      const damaged = new Uint8Array([31, 139, 8]);
+      await Deno.writeFile(`${dir}/${MNIST_FILES.testLabels}`, damaged);
       const before = Deno.env.get(MIRROR_ENV);
       Deno.env.set(MIRROR_ENV, SHARED_MNIST);
       try {
-        const lines: string[] = [];
-        const result = await fetchMnist({ dir, log: (l) => lines.push(l) });
-        assertEquals(result.fetched, NAMES);
-        assertStringIncludes(lines.join("\n"), "wrong SHA-256");
+        const error = await assertRejects(
+          () => fetchMnist({ dir, log: quiet }),
+          Error,
+          `${dir}/${MNIST_FILES.testLabels} is not MNIST's`,
+        );
+        assertStringIncludes(error.message, "if it is a damaged copy of MNIST's, delete it");
+        assertEquals(listDir(dir), [MNIST_FILES.testLabels], "nothing fetched");
+        assertEquals(await Deno.readFile(`${dir}/${MNIST_FILES.testLabels}`), damaged);
+        // Deleted, it is fetched from the mirror the variable names.
+        await Deno.remove(`${dir}/${MNIST_FILES.testLabels}`);
+        assertEquals((await fetchMnist({ dir, log: quiet })).fetched, NAMES);
       } finally {
         if (before === undefined) Deno.env.delete(MIRROR_ENV);
         else Deno.env.set(MIRROR_ENV, before);
@@ -86,6 +104,54 @@ Deno.test({
       assertEquals(
         await sha256(`${dir}/${MNIST_FILES.testLabels}`),
         MNIST_SHA256[MNIST_FILES.testLabels],
+      );
+    });
+  },
+});
+
+Deno.test({
+  name: "fetchMnist writes nothing into a folder of other files, and names one of them",
+  ignore: sharedMissing,
+  async fn() {
+    await withTempDirs(1, async (dir) => {
+      await Deno.copyFile(
+        `${SHARED_MNIST}/${MNIST_FILES.trainImages}`,
+        `${dir}/${MNIST_FILES.trainImages}`,
+      );
+      await Deno.writeTextFile(`${dir}/notes.txt`, "mine");
+      const error = await assertRejects(
+        () => fetchMnist({ dir, mirror: SHARED_MNIST, log: quiet }),
+        Error,
+        `${dir}/notes.txt is not one of MNIST's files`,
+      );
+      assert(!error.message.includes("\n"), "one line");
+      assertEquals(listDir(dir), [MNIST_FILES.trainImages, "notes.txt"].sort());
+      // With every file there, the folder is only read: nothing to write, nothing refused.
+      for (const name of NAMES) await Deno.copyFile(`${SHARED_MNIST}/${name}`, `${dir}/${name}`);
+      const result = await fetchMnist({ dir, mirror: "/no/such/mirror", log: quiet });
+      assertEquals(result.skipped, NAMES);
+    });
+  },
+});
+
+Deno.test({
+  name: "fetchMnist keeps MNIST gzipped anew (told by its contents) and fills in the rest",
+  ignore: sharedMissing,
+  async fn() {
+    await withTempDirs(1, async (dir) => {
+      const contents = await gunzip(
+        await Deno.readFile(`${SHARED_MNIST}/${MNIST_FILES.trainLabels}`),
+      );
+      const again = await gzip(contents);
+      assert(again.length > 0);
+      await Deno.writeFile(`${dir}/${MNIST_FILES.trainLabels}`, again);
+      const result = await fetchMnist({ dir, mirror: SHARED_MNIST, log: quiet });
+      assertEquals(result.skipped, [MNIST_FILES.trainLabels]);
+      assertEquals(result.fetched.length, 3);
+      assertEquals(
+        await Deno.readFile(`${dir}/${MNIST_FILES.trainLabels}`),
+        again,
+        "left as it was",
       );
     });
   },
@@ -146,15 +212,28 @@ Deno.test("fetchMnist names a mirror that lacks the files", async () => {
 });
 
 Deno.test({
-  name: "fetchMnist downloads from an http mirror, and gives up fast on one that never answers",
+  name: "fetchMnist downloads from an http mirror, and gives up on one that is silent",
   ignore: sharedMissing,
   async fn() {
-    const neverAnswer = Promise.withResolvers<void>();
+    // The silent mirror answers nothing, or sends headers and a few bytes and then nothing, until
+    // the test ends or 20 s have passed: a test that fails cannot hang.
+    const silence = Promise.withResolvers<void>();
+    const bound = setTimeout(silence.resolve, 20_000);
     const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: quiet }, async (req) => {
       const { pathname } = new URL(req.url);
       if (pathname.startsWith("/slow/")) {
-        await neverAnswer.promise;
+        await silence.promise;
         return new Response("too late", { status: 503 });
+      }
+      if (pathname.startsWith("/stall/")) {
+        const body = new ReadableStream<Uint8Array>({
+          async start(controller) {
+            controller.enqueue(new Uint8Array(10));
+            await silence.promise;
+            controller.close();
+          },
+        });
+        return new Response(body);
       }
       const name = pathname.replace("/mnist/", "");
       if (!(NAMES as string[]).includes(name)) return new Response("no", { status: 404 });
@@ -173,16 +252,23 @@ Deno.test({
           Error,
           "HTTP 404",
         );
-        const error = await assertRejects(
-          () => fetchMnist({ dir, mirror: `${base}/slow/`, log: quiet, connectTimeoutMs: 100 }),
+        const slow = await assertRejects(
+          () => fetchMnist({ dir, mirror: `${base}/slow/`, log: quiet, timeoutMs: 100 }),
           Error,
           "no answer within 100 ms",
         );
-        assertStringIncludes(error.message, `${base}/slow/`);
-        assert(listDir(dir).length === 0);
+        assertStringIncludes(slow.message, `${base}/slow/`);
+        const stalled = await assertRejects(
+          () => fetchMnist({ dir, mirror: `${base}/stall/`, log: quiet, timeoutMs: 100 }),
+          Error,
+          "no more bytes after 10 within 100 ms",
+        );
+        assertStringIncludes(stalled.message, `${base}/stall/`);
+        assertEquals(listDir(dir), []);
       });
     } finally {
-      neverAnswer.resolve();
+      silence.resolve();
+      clearTimeout(bound);
       await server.shutdown();
     }
   },

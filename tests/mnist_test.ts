@@ -9,7 +9,10 @@ import {
 } from "@std/assert";
 import { fileURLToPath } from "node:url";
 import {
+  DatasetMismatchError,
+  DATASETS,
   IMAGE_SIZE,
+  loadDataset,
   loadMnist,
   loadMnistNpmSubset,
   loadMnistOrSubset,
@@ -20,7 +23,7 @@ import {
   parseIdx,
   readIdxGz,
 } from "../lib/data/mnist.ts";
-import { exists } from "./shared.ts";
+import { exists, ignoreUnless } from "./shared.ts";
 
 const SHARED_MNIST = fileURLToPath(new URL("../../shared/data/mnist/", import.meta.url));
 const sharedMissing = !exists(`${SHARED_MNIST}/${MNIST_FILES.trainImages}`) &&
@@ -146,14 +149,14 @@ Deno.test("readIdxGz names the file of a truncated or non-gzip stream", async ()
       await Deno.writeFile(path, bad);
       const error = await assertRejects(() => readIdxGz(path), Error, path);
       assertStringIncludes(error.message, "gzip");
-      assertStringIncludes(error.message, "deno task data");
+      assertStringIncludes(error.message, "delete it");
     }
   } finally {
     await Deno.remove(path);
   }
 });
 
-Deno.test("loadMnist names the damaged file and says to re-fetch", async (t) => {
+Deno.test("loadMnist names the damaged file and says to delete it and fetch again", async (t) => {
   const gzipped = await gzip(idx([3], [5, 0, 9]));
   const cases: [string, Files, Files, string, string][] = [
     ["truncated gzip", {}, { trainLabels: gzipped.subarray(0, 20) }, "trainLabels", "gzip"],
@@ -176,7 +179,7 @@ Deno.test("loadMnist names the damaged file and says to re-fetch", async (t) => 
         const error = await assertRejects(() => loadMnist(dir));
         assertStringIncludes(error.message, MNIST_FILES[file as keyof typeof MNIST_FILES]);
         assertStringIncludes(error.message, says);
-        assertStringIncludes(error.message, "deno task data");
+        assertStringIncludes(error.message, "delete it, and fetch or copy it again");
         assert(!error.message.includes("\n"), "one line");
         // Damaged files are an error, never a silent fallback to the subset.
         await assertRejects(() => loadMnistOrSubset(dir), Error, says);
@@ -291,6 +294,85 @@ Deno.test({
       const label = mnist.train.labels[i];
       const image = mnist.train.images.subarray(i * IMAGE_SIZE, (i + 1) * IMAGE_SIZE);
       assertEquals(subsetByClass[label][nextRank[label]++], image, `training image ${i}`);
+    }
+  },
+});
+
+/** `count` images whose pixels have `zeros` of them 0 and the rest `value`. */
+function flat(count: number, zeros: number, value: number): Uint8Array {
+  const cut = Math.round(zeros * IMAGE_SIZE);
+  return Uint8Array.from(
+    { length: count * IMAGE_SIZE },
+    (_, i) => i % IMAGE_SIZE < cut ? 0 : value,
+  );
+}
+
+/** The mismatch `load` rejects with. */
+async function mismatch(
+  load: () => Promise<unknown>,
+  says?: string,
+): Promise<DatasetMismatchError> {
+  return await assertRejects(load, DatasetMismatchError, says) as DatasetMismatchError;
+}
+
+Deno.test("files without known sums are told apart by their pixel statistics", async () => {
+  // Half the pixels 0, the rest 146: Fashion-MNIST's mean (0.286) and share of zeros (50%).
+  const fashionLike = { trainImages: idx([3, 28, 28], flat(3, 0.5, 146)) };
+  await withMnist(fashionLike, async (dir) => {
+    const error = await mismatch(() => loadMnist(dir));
+    assertEquals([error.asked, error.found], ["mnist", "fashion-mnist"]);
+    assertStringIncludes(error.message, `${dir} holds Fashion-MNIST`);
+    assertStringIncludes(error.message, "pixel mean 0.286, 50% zeros");
+    // Damaged-file checks still come first; read as what it is, it loads.
+    const fashion = await loadDataset("fashion-mnist", dir);
+    assertEquals(fashion.source, `Fashion-MNIST (${dir})`);
+  });
+  // 81% zeros, mean 0.131: MNIST's, so not Fashion-MNIST.
+  await withMnist({ trainImages: idx([3, 28, 28], flat(3, 0.81, 176)) }, async (dir) => {
+    const error = await mismatch(() => loadDataset("fashion-mnist", dir));
+    assertEquals(error.found, "mnist");
+  });
+  // Neither: loaded as asked, and the source says so beside every number.
+  await withMnist({}, async (dir) => {
+    const mnist = await loadMnist(dir);
+    assertStringIncludes(mnist.source, "neither MNIST's nor Fashion-MNIST's");
+    assertStringIncludes(mnist.source, dir);
+  });
+});
+
+Deno.test({
+  name: "real MNIST is told by its files' SHA-256, as Fashion-MNIST too",
+  ignore: sharedMissing,
+  async fn() {
+    const error = await mismatch(
+      () => loadDataset("fashion-mnist", SHARED_MNIST),
+      "its files' SHA-256",
+    );
+    assertEquals(error.found, "mnist");
+  },
+});
+
+const FASHION = DATASETS["fashion-mnist"].dir;
+
+Deno.test({
+  name: "Fashion-MNIST is not MNIST, and a folder that mixes them is refused, naming both files",
+  ignore: ignoreUnless(exists(FASHION), `Fashion-MNIST in ${FASHION}`) || sharedMissing,
+  async fn() {
+    const error = await mismatch(() => loadMnist(FASHION));
+    assertEquals(error.found, "fashion-mnist");
+    const dir = await Deno.makeTempDir({ prefix: "mnist_test_" });
+    try {
+      for (const name of Object.values(MNIST_FILES)) {
+        await Deno.copyFile(`${SHARED_MNIST}/${name}`, `${dir}/${name}`);
+      }
+      await Deno.copyFile(
+        `${FASHION}/${MNIST_FILES.testLabels}`,
+        `${dir}/${MNIST_FILES.testLabels}`,
+      );
+      const mixed = await assertRejects(() => loadMnist(dir), Error, "do not belong together");
+      assertStringIncludes(mixed.message, `${dir}/${MNIST_FILES.testLabels} is Fashion-MNIST's`);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
     }
   },
 });

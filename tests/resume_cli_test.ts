@@ -55,6 +55,7 @@ class Train {
   }
 }
 
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const names = async (dir: string) =>
   (await Array.fromAsync(Deno.readDir(dir))).map((entry) => entry.name).sort();
 
@@ -113,6 +114,8 @@ for (const c of CASES) {
       // A checkpoint after every epoch: the kill finds one (or is in the middle of writing it).
       const run = new Train([...args, "--checkpoint-every", "0", "--out", stopped]);
       await run.until(c.at);
+      // The checkpoint of an epoch is written after its line: on a busy machine, well after.
+      while (!(await names(stopped)).includes("checkpoint.json")) await sleep(5);
       if (c.stop === "Ctrl-C twice") {
         // Well into epoch 2 (of 0.6 s or more), so that the second Ctrl-C comes before its end.
         await new Promise((resolve) => setTimeout(resolve, 100));
@@ -242,6 +245,210 @@ Deno.test({
       "warning: layer 1: no unit is active on any training input (epoch 2), so it has stopped " +
       "learning: lower --lr (now 100)",
     ]);
+    await Deno.remove(out, { recursive: true });
+  },
+});
+
+const SIGNAL_CODE = { SIGHUP: 129, SIGINT: 130, SIGTERM: 143 };
+const TINY_HINTON = [...HINTON, "--train-size", "300", "--seed", "3", "--backend", "cpu"];
+
+/** The same weights, byte for byte. */
+async function assertSameWeights(a: string, b: string) {
+  const [x, y] = [
+    await Deno.readFile(`${a}/weights.json`),
+    await Deno.readFile(`${b}/weights.json`),
+  ];
+  assert(x.length === y.length && x.every((byte, i) => byte === y[i]), `${a} and ${b} differ`);
+}
+
+Deno.test({
+  name:
+    "SIGINT, SIGTERM, SIGHUP right after the last epoch or while scoring: the results, or a checkpoint that finishes them",
+  ignore: noMnist,
+  async fn() {
+    const args = [...TINY_HINTON, "--epochs", "2"];
+    const whole = await Deno.makeTempDir();
+    await new Train([...args, "--out", whole]).finish();
+    for (
+      const [signal, delay, twice] of [
+        ["SIGINT", 0, false],
+        ["SIGTERM", 150, false],
+        ["SIGHUP", 400, false],
+        ["SIGINT", 0, true],
+      ] as const
+    ) {
+      const out = await Deno.makeTempDir();
+      const run = new Train([...args, "--out", out]);
+      await run.until(/epoch 2\/2/);
+      if (twice) {
+        // Once the final checkpoint is on disk, a second signal stops at once and leaves it.
+        while (!(await names(out)).includes("checkpoint.json")) await sleep(5);
+        run.child.kill(signal);
+        await run.until(/training has finished: writing its results/, "err");
+      } else await sleep(delay);
+      run.child.kill(signal);
+      const status = await run.status();
+      if (twice && status.signal) {
+        assertEquals(status.signal, signal);
+        assertEquals(await names(out), [".train.lock", "checkpoint.json"]);
+        await new Train(["--resume", out]).finish();
+        await assertSameWeights(whole, out);
+        assertEquals(await names(out), ["metrics.json", "report.html", "weights.json"]);
+        await Deno.remove(out, { recursive: true });
+        continue;
+      }
+      assertEquals(status.code, SIGNAL_CODE[signal], `${signal}: ${run.out}\n${run.err}`);
+      assertStringIncludes(run.err, `\n${signal}: `);
+      const metrics = JSON.parse(await Deno.readTextFile(`${out}/metrics.json`));
+      if (metrics.interrupted) {
+        // Stopped with the final checkpoint: --resume only scores and writes.
+        assertStringIncludes(run.out, `; to continue: deno task train --resume ${out}\n`);
+        const saved = await readCheckpoint(out);
+        assertEquals(saved?.position.epoch, 2);
+        const resumed = await new Train(["--resume", out]).finish();
+        assertStringIncludes(resumed.out, `resuming ${out} after epoch 2 of 2`);
+      } else {
+        assertStringIncludes(
+          run.out,
+          `${signal} came after training had finished: the results are written\n`,
+        );
+      }
+      await assertSameWeights(whole, out);
+      assertEquals(await names(out), ["metrics.json", "report.html", "weights.json"]);
+      await Deno.remove(out, { recursive: true });
+    }
+    await Deno.remove(whole, { recursive: true });
+  },
+});
+
+Deno.test({
+  name: "SIGHUP with the terminal gone, mid-training: a checkpoint written by the stop, resumed",
+  ignore: noMnist,
+  async fn() {
+    // The default interval: the only checkpoint within this short run is the one the stop writes.
+    const args = [...TINY_HINTON, "--epochs", "4"];
+    const [whole, out] = [await Deno.makeTempDir(), await Deno.makeTempDir()];
+    const left = new Train([...args, "--out", whole]).finish();
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", cli, "--data", mnistDir!, ...args, "--out", out],
+      env: { FF_BACKEND: "auto" },
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    for (let text = ""; !/epoch 1\/4/.test(text);) {
+      const { value, done } = await reader.read();
+      assert(!done, `ended before epoch 1:\n${text}`);
+      text += value;
+    }
+    // A closed terminal or dropped SSH session: nothing can be written to it any more.
+    await reader.cancel();
+    await child.stderr.cancel();
+    child.kill("SIGHUP");
+    assertEquals((await child.status).code, 129);
+    const saved = await readCheckpoint(out);
+    assert(saved && saved.position.epoch < 4, `${saved?.position.epoch}`);
+    assertEquals(JSON.parse(await Deno.readTextFile(`${out}/metrics.json`)).interrupted, true);
+    await new Train(["--resume", out]).finish();
+    await left;
+    await assertSameWeights(whole, out);
+    for (const dir of [whole, out]) await Deno.remove(dir, { recursive: true });
+  },
+});
+
+Deno.test({
+  name:
+    "--resume keeps --checkpoint-every and --eval-every, and metrics.json keeps the whole curve",
+  ignore: noMnist,
+  async fn() {
+    const args = [...TINY_HINTON, "--epochs", "5", "--eval-every", "1", "--checkpoint-every", "0"];
+    const [whole, out] = [await Deno.makeTempDir(), await Deno.makeTempDir()];
+    const left = new Train([...args, "--out", whole]).finish();
+    const run = new Train([...args, "--out", out]);
+    await run.until(/epoch 2\/5/);
+    run.child.kill("SIGINT");
+    assertEquals((await run.status()).code, 130, run.err);
+    // The command printed continues the run as it was started: nothing to add to it.
+    assertStringIncludes(run.out, `; to continue: deno task train --resume ${out}\n`);
+    const stopped = (await readCheckpoint(out))!;
+    const first = stopped.position.epoch;
+    assertEquals(stopped.meta.checkpointEvery, 0);
+    assertEquals(stopped.meta.evaluateEvery, 1);
+    const interrupted = JSON.parse(await Deno.readTextFile(`${out}/metrics.json`));
+    assertEquals(
+      interrupted.curve.map((p: { epoch: number }) => p.epoch),
+      Array.from({ length: first }, (_, i) => i + 1),
+    );
+
+    // Resumed with no flags, killed two epochs on: a checkpoint after every epoch is still
+    // written (the default would write none before the end), and the lock left by the killed
+    // process does not block the next.
+    const again = new Train(["--resume", out]);
+    await again.until(new RegExp(`epoch ${first + 2}/5`));
+    again.child.kill("SIGKILL");
+    await again.status();
+    assertMatch(
+      again.out,
+      new RegExp(`^epoch ${first + 1} \\(\\d+ s of training\\): goodness`, "m"),
+    );
+    assert((await names(out)).includes(".train.lock"), `${await names(out)}`);
+    const killed = (await readCheckpoint(out))!.position.epoch;
+    assert(killed > first, `checkpoint at epoch ${killed}, stopped at ${first}`);
+
+    await new Train(["--resume", out]).finish();
+    await left;
+    await assertSameWeights(whole, out);
+    const [a, b] = await Promise.all(
+      [whole, out].map(async (dir) => JSON.parse(await Deno.readTextFile(`${dir}/metrics.json`))),
+    );
+    const errors = (m: { curve: { epoch: number; errors: unknown }[] }) =>
+      m.curve.map(({ epoch, errors }) => ({ epoch, errors }));
+    assertEquals(errors(b), errors(a));
+    assertEquals(b.curve.length, 5);
+    assertEquals(await names(out), ["metrics.json", "report.html", "weights.json"]);
+    for (const dir of [whole, out]) await Deno.remove(dir, { recursive: true });
+  },
+});
+
+Deno.test({
+  name: "a run folder in use is refused in one line; once its run is killed, it is free",
+  ignore: noMnist,
+  async fn() {
+    const out = await Deno.makeTempDir();
+    const first = new Train([
+      ...TINY_HINTON,
+      "--epochs",
+      "500",
+      "--checkpoint-every",
+      "0",
+      "--out",
+      out,
+    ]);
+    // Said once the folder is claimed (and locked), before the data is loaded.
+    await first.until(/^run folder: /m);
+    const pid = first.child.pid;
+    for (
+      const [args, flag] of [
+        [[...TINY_HINTON, "--epochs", "1", "--out", out], "--out"],
+        [["--resume", out], "--resume"],
+      ] as const
+    ) {
+      const second = await train(...args);
+      assertEquals(second.code, 1, second.err);
+      assertEquals(
+        second.err,
+        `train: ${flag} ${out} is in use by another run (process ${pid}): wait for it to end, or ` +
+          "choose another folder\n",
+      );
+    }
+    first.child.kill("SIGKILL");
+    await first.status();
+    // The lock file is left behind, and no longer held: the run resumes.
+    assert((await names(out)).includes(".train.lock"));
+    const third = new Train(["--resume", out]);
+    await third.until(new RegExp(`resuming ${out} after epoch`));
+    third.child.kill("SIGKILL");
+    await third.status();
     await Deno.remove(out, { recursive: true });
   },
 });

@@ -122,7 +122,8 @@ export interface BlasMissing {
 }
 
 /**
- * Where to look for OpenBLAS, in order: env `FF_OPENBLAS`, then the usual system locations.
+ * Where to look for OpenBLAS: the library env `FF_OPENBLAS` names, alone (one asked for by name
+ * is never swapped for another), else the usual system locations, in order.
  *
  * @example
  * ```ts
@@ -147,7 +148,7 @@ export function blasLibraryCandidates(): string[] {
       `${debian}/libopenblas.so.0`,
       "libopenblas.so",
     ];
-  return fromEnv ? [fromEnv, ...system] : system;
+  return fromEnv ? [fromEnv] : system;
 }
 
 /**
@@ -214,7 +215,7 @@ export function registerBlasBackend(): ({ ok: true } & BlasInfo) | BlasMissing {
     };
   }
   const found = findBlasLibrary(blasLibraryCandidates());
-  if (!found.ok) return found;
+  if (!found.ok) return namedByEnv(found);
 
   for (const kernel of cpuKernels) replaceKernel({ ...kernel, backendName: BLAS_BACKEND });
   replaceKernel({
@@ -281,6 +282,23 @@ export function blasInUse(): BlasInfo | undefined {
 /** The kernels and thread count, in one line: "OpenBLAS 0.3.21 ... Haswell ..., threads: 2". */
 export function describeBlas({ config, threads }: BlasInfo): string {
   return `${config}, threads: ${threads ?? "?"}`;
+}
+
+/** `missing`, said in terms of `FF_OPENBLAS` where that variable named the library. */
+function namedByEnv(missing: BlasMissing): BlasMissing {
+  const named = readEnv("FF_OPENBLAS");
+  if (named === undefined || !granted({ name: "ffi" })) return missing;
+  let what = "is not an OpenBLAS that loads";
+  try {
+    if (granted({ name: "read", path: named })) Deno.statSync(named);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) what = "does not exist";
+  }
+  return {
+    ok: false,
+    reason: `FF_OPENBLAS names ${named}, which ${what}: correct the path, or unset FF_OPENBLAS ` +
+      `to use the system's OpenBLAS`,
+  };
 }
 
 function granted(descriptor: Deno.PermissionDescriptor): boolean {

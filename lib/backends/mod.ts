@@ -110,6 +110,15 @@ async function importFirst(specifiers: string[], advice: string): Promise<void> 
       failures.push(`${specifier}: ${(e as Error).message.split("\n")[0]}`);
     }
   }
+  // Under --frozen (the project's tasks) a package missing from deno.lock is not installed,
+  // rather than installed behind the user's back into the tracked lockfile; Deno's own advice,
+  // to rerun with --frozen=false, would do just that.
+  if (failures.every((failure) => /lockfile is out of date/i.test(failure))) {
+    throw new Error(
+      `backend "tensorflow" is not installed (${specifiers.join(" and ")} are not in the ` +
+        `lockfile): ${advice}`,
+    );
+  }
   throw new Error(`backend "tensorflow" could not load (${failures.join("; ")}): ${advice}`);
 }
 
@@ -133,7 +142,12 @@ export async function setBackend(name: string = readEnv("FF_BACKEND") ?? "auto")
   if (!(BACKENDS as readonly string[]).includes(name)) {
     throw new Error(`unknown backend "${name}": choose one of ${BACKENDS.join(", ")}`);
   }
-  if (name === "auto") return await setBackend(registerBlasBackend().ok ? "blas" : "wasm");
+  if (name === "auto") {
+    const blas = registerBlasBackend();
+    // An OpenBLAS named by FF_OPENBLAS that does not load is a mistake to say, not to step round.
+    if (!blas.ok && readEnv("FF_OPENBLAS") !== undefined) throw new Error(blas.reason);
+    return await setBackend(blas.ok ? "blas" : "wasm");
+  }
   await register(name as Exclude<BackendName, "auto">);
   let started = false;
   try {

@@ -21,11 +21,28 @@ let wrapped = false;
 export async function registerWasmBackend(): Promise<void> {
   const wasm = await import(OPTIONAL.wasm);
   // The .wasm binaries sit beside the package's main file in Deno's npm cache.
-  wasm.setWasmPaths(new URL(".", import.meta.resolve(OPTIONAL.wasm)).href);
+  const binaries = new URL(".", import.meta.resolve(OPTIONAL.wasm));
+  // Asked before tfjs reads them: denied, its Emscripten loader prints six lines of "Aborted(...)"
+  // and tfjs says only that the backend failed to start.
+  if (binaries.protocol === "file:" && !readable(binaries)) {
+    throw new Error(
+      `backend "wasm" reads its .wasm files from ${binaries.pathname}: run deno with ` +
+        `--allow-read (or --allow-ffi too, for the faster "blas")`,
+    );
+  }
+  wasm.setWasmPaths(binaries.href);
   if (wrapped) return;
   wrapped = true;
   wrap(tf.BatchMatMul, (original) => (args) => withPlainOperands(args, original));
   wrap(tf._FusedMatMul, (original) => (args) => fusedMatMul(args, original));
+}
+
+/** Whether `path` may be read: granted, or granted now at Deno's prompt. */
+function readable(path: URL): boolean {
+  const descriptor = { name: "read", path } as const;
+  const { state } = Deno.permissions.querySync(descriptor);
+  return state === "granted" ||
+    (state === "prompt" && Deno.permissions.requestSync(descriptor).state === "granted");
 }
 
 /** Replaces wasm's kernel `name` by `make(original)`, keeping its setup (which binds the wasm). */

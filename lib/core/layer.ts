@@ -8,6 +8,7 @@
  * @module
  */
 import { tf } from "./deps.ts";
+import { checkBackend, checkFinite, checkFiniteAsync, checkNames, checkRange } from "./check.ts";
 import { type Fusable, fusable } from "./fusable.ts";
 import {
   defaultThreshold,
@@ -40,23 +41,72 @@ export interface EpochProgress {
   warning?: string;
 }
 
+/** An option, in the library's name (`readout.learningRate` for the readout's), and its value. */
+export interface Setting {
+  name: string;
+  value: number;
+}
+
 /**
  * Training stopped because the loss (or a weight) stopped being a finite number. The message
- * names the layer, the epoch and the option to change, in the library's own names.
+ * names where (a layer, or the readout), the epoch and the option most likely to blame, in the
+ * library's own names (see {@linkcode likelySetting}).
  */
 export class TrainingDiverged extends Error {
+  /** The option to change; a number stands for `learningRate`. */
+  readonly setting: Setting;
+
   constructor(
-    readonly layer: number,
+    readonly layer: number | "readout",
     readonly epoch: number,
     readonly value: number,
-    readonly learningRate: number,
+    setting: Setting | number,
   ) {
+    const blamed = typeof setting === "number" ? { name: "learningRate", value: setting } : setting;
+    const where = layer === "readout" ? `in the readout at` : `at layer ${layer + 1}`;
     super(
-      `loss became ${value} at layer ${layer + 1} epoch ${epoch}: lower learningRate ` +
-        `(now ${learningRate})`,
+      `loss became ${value} ${where} epoch ${epoch}: lower ${blamed.name} (now ${blamed.value})`,
     );
     this.name = "TrainingDiverged";
+    this.setting = blamed;
   }
+}
+
+/**
+ * The option most likely to blame when training went non-finite: of learningRate,
+ * peerNormalization, threshold and (with SGD, where it alone makes the weights grow:
+ * learningRate × weightDecay >= 2 multiplies them by 1 - lr·λ <= -1 every step) weightDecay,
+ * the one furthest above the values the recipes here use (Hinton's 0.01 for SGD, the post's
+ * 0.03 for Adam; his 0.03 and 0.001; the goodness's default threshold). `prefix` goes before
+ * the name (`readout.`).
+ *
+ * @example
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { Layer, likelySetting } from "./layer.ts";
+ * const layer = new Layer(4, 3, { optimizer: "sgd", peerNormalization: 1e6 });
+ * assertEquals(likelySetting(layer.options, 3), { name: "peerNormalization", value: 1e6 });
+ * layer.dispose();
+ * ```
+ */
+export function likelySetting(
+  options: Pick<
+    LayerOptions,
+    "optimizer" | "learningRate" | "weightDecay" | "peerNormalization" | "threshold" | "goodness"
+  >,
+  width: number,
+  prefix = "",
+): Setting {
+  const { optimizer = "adam", learningRate = 0.03, weightDecay = 0, goodness = "mean" } = options;
+  const weightCostGrows = optimizer === "sgd" && learningRate * weightDecay >= 2;
+  const usual: [string, number, number][] = [
+    ["learningRate", learningRate, optimizer === "sgd" ? 0.01 : 0.03],
+    ["peerNormalization", options.peerNormalization ?? 0, 0.03],
+    ["threshold", options.threshold ?? 0, defaultThreshold(goodness, width)],
+    ["weightDecay", weightCostGrows ? weightDecay : 0, 0.001],
+  ];
+  const [name, value] = usual.reduce((a, b) => b[1] / b[2] > a[1] / a[2] ? b : a);
+  return { name: prefix + name, value };
 }
 
 /** How often (in epochs) full-batch training checks for a layer whose units all went silent. */
@@ -174,6 +224,7 @@ export class Layer {
         throw new Error(`${name} must be a positive integer, got ${size}`);
       }
     }
+    checkNames(options, LAYER_OPTIONS, "layer option");
     const kind = options.goodness ?? "mean";
     this.options = {
       goodness: kind,
@@ -243,7 +294,7 @@ export class Layer {
     const x = this.#normalizedInput(xPositive, xNegative);
     if (startEpoch === 1) this.losses = [];
     try {
-      await checkFinite(x);
+      await checkFiniteAsync({ xPositive, xNegative });
       const { epochs, learningRate } = this.options;
       let silentChecks = 0;
       for (let epoch = startEpoch; epoch <= epochs; epoch++) {
@@ -254,7 +305,14 @@ export class Layer {
         });
         const [value, activity] = [(await loss.data())[0], (await active.data())[0]];
         tf.dispose([loss, active]);
-        if (!Number.isFinite(value)) throw new TrainingDiverged(layer, epoch, value, learningRate);
+        if (!Number.isFinite(value)) {
+          throw new TrainingDiverged(
+            layer,
+            epoch,
+            value,
+            likelySetting(this.options, this.outFeatures),
+          );
+        }
         this.losses.push(value);
         if (checkSilent) silentChecks = activity > 0 ? 0 : silentChecks + 1;
         const warning = checkSilent && silentChecks === 2
@@ -273,13 +331,26 @@ export class Layer {
    * Returns the batch's loss and the layer's outputs on it, computed in the same forward pass,
    * before the update; with `dropout`, those outputs had that fraction of units zeroed (the rest
    * scaled up to match), in the goodness as in what the next layer sees.
+   *
+   * Inputs holding NaN or Infinity are refused, at the cost of one reduction and a read per
+   * call; `inputsChecked` skips that for a caller that checked its data once already, as
+   * {@linkcode FFNN.trainMiniBatch} does.
    */
   step(
     xPositive: tf.Tensor2D,
     xNegative: tf.Tensor2D,
-    { scale = 1, dropout }: { scale?: number; dropout?: { rate: number; seed: number } } = {},
+    { scale = 1, dropout, inputsChecked = false }: {
+      scale?: number;
+      dropout?: { rate: number; seed: number };
+      inputsChecked?: boolean;
+    } = {},
   ): { loss: tf.Scalar; hPositive: tf.Tensor2D; hNegative: tf.Tensor2D } {
     const numPositive = xPositive.shape[0];
+    if (!inputsChecked) {
+      this.#checkInput(xPositive);
+      this.#checkInput(xNegative);
+      checkFinite({ xPositive, xNegative });
+    }
     return tf.tidy(() => {
       const x = this.#normalizedInput(xPositive, xNegative);
       const { loss, h } = this.#update(x, numPositive, scale, dropout);
@@ -312,6 +383,7 @@ export class Layer {
   }
 
   #checkInput(x: tf.Tensor): void {
+    checkBackend();
     if (!(x instanceof tf.Tensor) || x.rank !== 2 || x.shape[1] !== this.inFeatures) {
       const got = x instanceof tf.Tensor ? JSON.stringify(x.shape) : typeof x;
       throw new Error(
@@ -399,12 +471,30 @@ function dropoutMask(shape: [number, number], rate: number, seed: number): tf.Te
   return tf.tensor2d(keep, shape);
 }
 
+/** Every option a {@linkcode Layer} knows. */
+export const LAYER_OPTIONS: readonly (keyof LayerOptions)[] = [
+  "goodness",
+  "threshold",
+  "normalize",
+  "optimizer",
+  "learningRate",
+  "momentum",
+  "weightDecay",
+  "peerNormalization",
+  "init",
+  "epochs",
+  "seed",
+  "weight",
+  "bias",
+];
+
 function checkOptions(options: Required<Omit<LayerOptions, "weight" | "bias">>): void {
-  for (const name of ["threshold", "learningRate", "momentum", "weightDecay"] as const) {
-    if (!Number.isFinite(options[name])) {
-      throw new Error(`${name} must be a finite number, got ${options[name]}`);
-    }
-  }
+  checkRange("threshold", options.threshold, { min: 0 });
+  checkRange("learningRate", options.learningRate, { min: 0 });
+  checkRange("momentum", options.momentum, { min: 0, below: 1 });
+  checkRange("weightDecay", options.weightDecay, { min: 0 });
+  checkRange("peerNormalization", options.peerNormalization, { min: 0 });
+  checkRange("seed", options.seed, {});
   const choices = {
     goodness: ["mean", "sum"],
     normalize: ["l2", "rms"],
@@ -417,16 +507,8 @@ function checkOptions(options: Required<Omit<LayerOptions, "weight" | "bias">>):
       throw new Error(`${name} must be one of ${allowed.join(", ")}, got "${value}"`);
     }
   }
-  if (!(options.peerNormalization >= 0)) {
-    throw new Error(
-      `peerNormalization must be >= 0 (0 turns it off), got ${options.peerNormalization}`,
-    );
-  }
   if (!Number.isInteger(options.epochs) || options.epochs < 0) {
     throw new Error(`epochs must be a non-negative integer, got ${options.epochs}`);
-  }
-  if (!Number.isFinite(options.seed)) {
-    throw new Error(`seed must be a finite number, got ${options.seed}`);
   }
 }
 
@@ -480,17 +562,4 @@ function splitRows(h: tf.Tensor2D, numPositive: number): [tf.Tensor2D, tf.Tensor
     tf.slice2d(h, [0, 0], [numPositive, width]),
     tf.slice2d(h, [numPositive, 0], [rows - numPositive, width]),
   ];
-}
-
-/**
- * A NaN in the data would silently poison every weight: stop early with a clear message. The
- * rows are normalised here, so their sum is finite exactly when every value is.
- */
-async function checkFinite(x: tf.Tensor2D): Promise<void> {
-  const sum = tf.sum(x);
-  const value = (await sum.data())[0];
-  sum.dispose();
-  if (!Number.isFinite(value)) {
-    throw new Error("the layer's input contains NaN or Infinity: clean the data first");
-  }
 }

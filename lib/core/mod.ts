@@ -9,6 +9,11 @@
  * - network.ts: layers trained one after another or together; prediction by goodness or softmax
  * - optim.ts: Adam (the post), SGD with a weight cost and a cooldown (Hinton)
  * - readout.ts: Hinton's softmax readout; augment.ts: shifted images; random.ts: seeds
+ * - check.ts: what the core refuses (unknown options, values out of range, NaN in the data)
+ *
+ * Backends: tfjs's cpu backend as it comes, and the ones lib/backends/ sets up (blas, wasm,
+ * webgpu, tensorflow). tfjs's own wasm backend, set directly, computes two of the fused products
+ * used here wrongly, and the core refuses it, saying so.
  *
  * @example
  * ```ts
@@ -53,14 +58,17 @@ export {
   type EpochProgress,
   Layer,
   type LayerOptions,
+  likelySetting,
   normalizeRows,
   type NormKind,
+  type Setting,
   TrainingDiverged,
 } from "./layer.ts";
 export {
   FFNN,
   type FFNNOptions,
   type MiniBatchOptions,
+  type PixelStats,
   type Readout,
   READOUTS,
 } from "./network.ts";

@@ -11,6 +11,14 @@
 import { tf } from "./deps.ts";
 import { shiftImages } from "./augment.ts";
 import {
+  checkBackend,
+  checkFinite,
+  checkFiniteValues,
+  checkNames,
+  checkRange,
+  zeroSum,
+} from "./check.ts";
+import {
   combineXY,
   hardNegativeLabels,
   labelArray,
@@ -23,14 +31,16 @@ import { goodness } from "./goodness.ts";
 import {
   type EpochCallback,
   Layer,
+  LAYER_OPTIONS,
   type LayerOptions,
+  likelySetting,
   normalizeRows,
   silentLayer,
   TrainingDiverged,
 } from "./layer.ts";
 import { cooldown } from "./optim.ts";
 import { deriveSeed, randperm, seededRandom } from "./random.ts";
-import { type ReadoutOptions, SoftmaxReadout } from "./readout.ts";
+import { READOUT_OPTIONS, type ReadoutOptions, SoftmaxReadout } from "./readout.ts";
 
 /** Options of an {@linkcode FFNN}: every {@linkcode LayerOptions} applies to each layer. */
 export interface FFNNOptions extends Omit<LayerOptions, "weight" | "bias"> {
@@ -47,7 +57,46 @@ export interface FFNNOptions extends Omit<LayerOptions, "weight" | "bias"> {
    * Hinton reads all but the first: 1), trained by `trainMiniBatch`. Default: none.
    */
   readout?: ReadoutOptions & { fromLayer?: number };
+  /**
+   * How the images this network is asked about were scaled, when not as it trained: pixel
+   * bytes p became (p/255 - mean) / std under `given` and under `trained` (unit scaling, p/255,
+   * is mean 0 and std 1). `predict`, `predictEach`, `goodnessPerLabel` and `readoutScores`
+   * bring their images from `given` to `trained` through each pixel's byte, so exactly;
+   * `train` and `trainMiniBatch` take images scaled as trained. `runExperiment` sets it, so that
+   * its network predicts on images as they were loaded. Default: none, images as trained.
+   */
+  pixels?: { given: PixelStats; trained: PixelStats };
 }
+
+/** A pixel scaling: byte p becomes (p/255 - mean) / std. */
+export interface PixelStats {
+  mean: number;
+  std: number;
+}
+
+/** Every option an {@linkcode FFNN} knows: its own and its layers'. */
+const FFNN_OPTIONS = [
+  ...LAYER_OPTIONS.filter((name) => name !== "weight" && name !== "bias"),
+  "layers",
+  "numClasses",
+  "label",
+  "labelValue",
+  "readout",
+  "pixels",
+];
+
+/** Every option of {@linkcode FFNN.trainMiniBatch}. */
+const MINI_BATCH_OPTIONS: readonly (keyof MiniBatchOptions)[] = [
+  "batchSize",
+  "epochs",
+  "negatives",
+  "seed",
+  "cooldown",
+  "shift",
+  "dropout",
+  "startEpoch",
+  "onEpoch",
+];
 
 /** Mini-batch epochs in a row with a silent layer (no unit active) before training warns. */
 const SILENT_EPOCHS = 2;
@@ -118,12 +167,14 @@ export class FFNN {
           `got ${JSON.stringify(dims)}`,
       );
     }
+    checkNames(options, FFNN_OPTIONS, "option");
     const {
       layers = [],
       numClasses = 10,
       label = "concat",
       labelValue = "max",
       readout,
+      pixels,
       seed = 0,
       ...shared
     } = options;
@@ -146,28 +197,46 @@ export class FFNN {
         `dims[0] (${dims[0]}) must be at least numClasses (${numClasses}) for label "overlay"`,
       );
     }
+    if (labelValue !== "max") checkRange("labelValue", labelValue, {});
+    this.readoutFrom = readout?.fromLayer ?? 1;
+    // Everything is checked before the first tensor exists: a throw then leaves nothing behind.
+    if (readout) {
+      checkNames(readout, [...READOUT_OPTIONS, "fromLayer"], "readout option");
+      SoftmaxReadout.checkOptions(readout, "readout.");
+      if (
+        !Number.isInteger(this.readoutFrom) || this.readoutFrom < 0 ||
+        this.readoutFrom >= dims.length - 1
+      ) {
+        throw new Error(
+          `readout.fromLayer must be a layer index from 0 to ${dims.length - 2}, got ` +
+            `${this.readoutFrom}`,
+        );
+      }
+    }
+    if (pixels) {
+      for (const side of ["given", "trained"] as const) {
+        checkRange(`pixels.${side}.mean`, pixels[side]?.mean, {});
+        checkRange(`pixels.${side}.std`, pixels[side]?.std, { min: Number.MIN_VALUE });
+      }
+    }
     const { layers: _initial, ...kept } = options;
     this.options = kept;
     this.dims = [...dims];
     this.numClasses = numClasses;
     this.label = label;
     this.labelValue = labelValue;
-    this.layers = dims.slice(1).map((out, i) =>
-      new Layer(dims[i], out, { ...shared, seed: seed + i, ...layers[i] })
-    );
-    this.readoutFrom = readout?.fromLayer ?? 1;
-    if (readout) {
-      if (
-        !Number.isInteger(this.readoutFrom) || this.readoutFrom < 0 ||
-        this.readoutFrom >= this.layers.length
-      ) {
-        throw new Error(
-          `readout.fromLayer must be a layer index from 0 to ${
-            this.layers.length - 1
-          }, got ${this.readoutFrom}`,
-        );
+    this.layers = [];
+    try {
+      for (const [i, out] of dims.slice(1).entries()) {
+        this.layers.push(new Layer(dims[i], out, { ...shared, seed: seed + i, ...layers[i] }));
       }
-      this.readout = new SoftmaxReadout(dims.slice(1 + this.readoutFrom), numClasses, readout);
+      if (readout) {
+        const { fromLayer: _, ...settings } = readout;
+        this.readout = new SoftmaxReadout(dims.slice(1 + this.readoutFrom), numClasses, settings);
+      }
+    } catch (e) {
+      this.dispose();
+      throw e;
     }
   }
 
@@ -183,11 +252,10 @@ export class FFNN {
   async train(
     xPositive: tf.Tensor2D,
     xNegative: tf.Tensor2D,
-    { onEpoch, start = { layer: 0, epoch: 1 } }: {
-      onEpoch?: EpochCallback;
-      start?: { layer: number; epoch: number };
-    } = {},
+    options: { onEpoch?: EpochCallback; start?: { layer: number; epoch: number } } = {},
   ): Promise<void> {
+    checkNames(options, ["onEpoch", "start"], "train option");
+    const { onEpoch, start = { layer: 0, epoch: 1 } } = options;
     this.#checkLabelled(xPositive, "xPositive");
     this.#checkLabelled(xNegative, "xNegative");
     let [hPositive, hNegative] = [xPositive, xNegative];
@@ -225,6 +293,7 @@ export class FFNN {
    * @param y their labels
    */
   async trainMiniBatch(x: tf.Tensor2D, y: Labels, options: MiniBatchOptions): Promise<void> {
+    checkNames(options, MINI_BATCH_OPTIONS, "trainMiniBatch option");
     const {
       batchSize,
       epochs,
@@ -249,6 +318,10 @@ export class FFNN {
     if (!(dropout >= 0 && dropout < 1)) {
       throw new Error(`dropout must be a fraction from 0 up to (not including) 1, got ${dropout}`);
     }
+    if (!Number.isInteger(shift) || shift < 0) {
+      throw new Error(`shift must be a whole number of pixels, 0 or more, got ${shift}`);
+    }
+    checkRange("seed", seed, {});
     if (negatives === "hard" && !this.readout) {
       throw new Error(
         'negatives "hard" are drawn from the softmax readout\'s scores: build the network with ' +
@@ -259,6 +332,8 @@ export class FFNN {
       throw new Error(`negatives must be "permute", "wrong" or "hard", got "${negatives}"`);
     }
     const images = await x.data() as Float32Array;
+    // Checked once here, so that no step pays for a check of its batch.
+    checkFiniteValues("x", images);
     const pixels = x.shape[1];
     const background = shift > 0 ? images.reduce((a, b) => Math.min(a, b), Infinity) : 0;
     if (startEpoch === 1) { for (const layer of this.layers) layer.losses = []; }
@@ -298,7 +373,7 @@ export class FFNN {
           // No label is drawn (-1) from scores gone NaN: the layers' weights have overflowed.
           if (yNegBatch.includes(-1)) {
             sums.dispose();
-            throw await this.#diverged(epoch, learningRate);
+            throw await this.#diverged(epoch, NaN);
           }
           const losses = tf.tidy(() => {
             let hPositive = this.#withLabels(xBatch, yBatch);
@@ -309,6 +384,7 @@ export class FFNN {
                 dropout: dropout > 0
                   ? { rate: dropout, seed: deriveSeed(seed, epoch, 5, batches, l) }
                   : undefined,
+                inputsChecked: true,
               });
               [hPositive, hNegative] = [step.hPositive, step.hNegative];
               return step.loss;
@@ -323,10 +399,15 @@ export class FFNN {
       }
       const means = Array.from(await sums.data(), (sum) => sum / batches);
       sums.dispose();
-      means.forEach((loss, i) => {
-        if (!Number.isFinite(loss)) throw new TrainingDiverged(i, epoch, loss, learningRate);
-        this.layers[i].losses.push(loss);
-      });
+      const diverged = means.find((loss) => !Number.isFinite(loss));
+      if (diverged !== undefined) throw await this.#diverged(epoch, diverged, means);
+      means.forEach((loss, i) => this.layers[i].losses.push(loss));
+      if (this.readout) {
+        const readoutSum = tf.tidy(() => tf.addN(this.readout!.weights.map(zeroSum)));
+        const value = (await readoutSum.data())[0];
+        readoutSum.dispose();
+        if (value !== 0) throw await this.#diverged(epoch, value);
+      }
       // Said once, after SILENT_EPOCHS silent epochs in a row: a single one can pass, and a
       // warning every epoch would bury the progress lines.
       const silent = await this.#silentWarning(x, epoch, learningRate);
@@ -354,8 +435,11 @@ export class FFNN {
     x: tf.Tensor2D,
     { skipFirst = false }: { skipFirst?: boolean } = {},
   ): tf.Tensor2D {
-    const [all, skipped] = this.#goodnessSums(x, skipFirst ? [false, true] : [true, false]);
-    return (skipFirst ? skipped : all)!;
+    return tf.tidy(() => {
+      const wanted: [boolean, boolean] = skipFirst ? [false, true] : [true, false];
+      const [all, skipped] = this.#goodnessSums(this.#asked(x), wanted);
+      return (skipFirst ? skipped : all)!;
+    });
   }
 
   /**
@@ -411,13 +495,16 @@ export class FFNN {
 
   /** The softmax readout's scores from one neutral-label pass: [n, numClasses]. */
   readoutScores(x: tf.Tensor2D): tf.Tensor2D {
+    return tf.tidy(() => this.#readoutScores(this.#asked(x)));
+  }
+
+  #readoutScores(images: tf.Tensor2D): tf.Tensor2D {
     if (!this.readout) {
       throw new Error(
         'this network has no softmax readout: build it with `readout: {}`, or predict by "goodness"',
       );
     }
-    this.#checkImages(x, "x");
-    return tf.tidy(() => this.readout!.logits(this.#neutralStates(x)));
+    return this.readout.logits(this.#neutralStates(images));
   }
 
   /**
@@ -443,17 +530,18 @@ export class FFNN {
       }
     }
     return tf.tidy(() => {
+      const images = this.#asked(x);
       const out: Partial<Record<Readout, tf.Tensor1D>> = {};
       const wanted: [boolean, boolean] = [
         readouts.includes("goodness"),
         readouts.includes("goodness-skip-first"),
       ];
       if (wanted[0] || wanted[1]) {
-        const [all, skipped] = this.#goodnessSums(x, wanted);
+        const [all, skipped] = this.#goodnessSums(images, wanted);
         if (all) out.goodness = tf.argMax(all, 1);
         if (skipped) out["goodness-skip-first"] = tf.argMax(skipped, 1);
       }
-      if (readouts.includes("softmax")) out.softmax = tf.argMax(this.readoutScores(x), 1);
+      if (readouts.includes("softmax")) out.softmax = tf.argMax(this.#readoutScores(images), 1);
       return out as Record<string, tf.Tensor1D>;
     });
   }
@@ -518,18 +606,26 @@ export class FFNN {
     }
   }
 
-  /** Divergence in the middle of an epoch, at the first layer whose weights are not finite. */
-  async #diverged(epoch: number, learningRate: number): Promise<TrainingDiverged> {
-    // 0·w sums to 0 exactly when every w is finite.
-    const sums = tf.tidy(() => tf.stack(this.layers.map((l) => tf.sum(tf.mul(l.weight, 0)))));
-    const values = await sums.data();
-    sums.dispose();
-    return new TrainingDiverged(
-      Math.max(0, values.findIndex((v) => v !== 0)),
-      epoch,
-      NaN,
-      learningRate,
+  /**
+   * Divergence (a loss, or `value`, gone non-finite), blamed on the first layer whose weights
+   * are not finite, else on the readout if its are not, else on the first layer whose loss is
+   * not: each names the option most likely to blame (see {@linkcode likelySetting}).
+   */
+  async #diverged(epoch: number, value: number, losses: number[] = []): Promise<TrainingDiverged> {
+    const parts = [...this.layers.map((l) => [l.weight, l.bias]), this.readout?.weights ?? []];
+    const sums = tf.tidy(() =>
+      tf.stack(parts.map((p) => tf.addN([tf.scalar(0), ...p.map(zeroSum)])))
     );
+    const finite = Array.from(await sums.data(), (v) => v === 0);
+    sums.dispose();
+    let at = finite.findIndex((ok) => !ok);
+    if (at < 0) at = Math.max(0, losses.findIndex((loss) => !Number.isFinite(loss)));
+    if (at === this.layers.length) {
+      const settings = { ...this.readout!.options, optimizer: "sgd" as const };
+      return new TrainingDiverged("readout", epoch, value, likelySetting(settings, 0, "readout."));
+    }
+    const layer = this.layers[at];
+    return new TrainingDiverged(at, epoch, value, likelySetting(layer.options, layer.outFeatures));
   }
 
   /** A warning naming the first layer with no active unit on (up to) the first 256 images. */
@@ -562,7 +658,23 @@ export class FFNN {
     return this.label === "concat" ? this.imageWidth + k : k;
   }
 
+  /**
+   * Images to judge, checked, and brought to the pixel scaling the network trained on (see
+   * {@linkcode FFNNOptions.pixels}): through each pixel's byte, so that they are the very
+   * numbers the same images scaled as trained would be.
+   */
+  #asked(x: tf.Tensor2D): tf.Tensor2D {
+    this.#checkImages(x, "x");
+    checkFinite({ x });
+    const { pixels } = this.options;
+    if (!pixels) return x;
+    const { given, trained } = pixels;
+    const bytes = tf.round(tf.mul(tf.add(tf.mul(x, given.std), given.mean), 255));
+    return tf.div(tf.sub(tf.div(bytes, 255), trained.mean), trained.std);
+  }
+
   #checkImages(x: tf.Tensor2D, name: string): void {
+    checkBackend();
     if (!(x instanceof tf.Tensor) || x.rank !== 2) {
       throw new Error(`${name} must be a 2-D tensor of images, one per row`);
     }

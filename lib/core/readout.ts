@@ -6,6 +6,8 @@
  * @module
  */
 import { tf } from "./deps.ts";
+import { checkNames, checkRange } from "./check.ts";
+import { labelArray } from "./data.ts";
 import { SGD } from "./optim.ts";
 
 /** The readout's training settings; the defaults are Hinton's code's. */
@@ -17,6 +19,13 @@ export interface ReadoutOptions {
   /** Default 0.003. */
   weightDecay?: number;
 }
+
+/** Every option of the readout. */
+export const READOUT_OPTIONS: readonly (keyof ReadoutOptions)[] = [
+  "learningRate",
+  "momentum",
+  "weightDecay",
+];
 
 /**
  * logits = Σᵢ statesᵢ Wᵢ over the layers it reads, W starting at zero.
@@ -40,6 +49,8 @@ export class SoftmaxReadout {
   readonly optimizer: SGD;
 
   constructor(widths: number[], numClasses: number, options: ReadoutOptions = {}) {
+    checkNames(options, READOUT_OPTIONS, "readout option");
+    SoftmaxReadout.checkOptions(options);
     const { learningRate = 0.1, momentum = 0.9, weightDecay = 0.003 } = options;
     this.options = { learningRate, momentum, weightDecay };
     this.numClasses = numClasses;
@@ -47,6 +58,14 @@ export class SoftmaxReadout {
       widths.map((width) => tf.variable(tf.zeros<tf.Rank.R2>([width, numClasses]), false))
     );
     this.optimizer = new SGD(this.weights, this.options);
+  }
+
+  /** Throws a one-line error for an option out of range, its name after `prefix`. */
+  static checkOptions(options: ReadoutOptions, prefix = ""): void {
+    const { learningRate = 0.1, momentum = 0.9, weightDecay = 0.003 } = options;
+    checkRange(`${prefix}learningRate`, learningRate, { min: 0 });
+    checkRange(`${prefix}momentum`, momentum, { min: 0, below: 1 });
+    checkRange(`${prefix}weightDecay`, weightDecay, { min: 0 });
   }
 
   /** The class scores, [n, numClasses], from the normalised activities of the layers read. */
@@ -62,10 +81,11 @@ export class SoftmaxReadout {
    * times `scale`; returns that loss (mean over rows, before the step).
    */
   step(states: tf.Tensor2D[], labels: ArrayLike<number>, scale = 1): tf.Scalar {
+    const rows = states[0].shape[0];
+    const checked = labelArray(labels, rows, this.numClasses);
     return tf.tidy(() => {
-      const rows = states[0].shape[0];
       const logits = this.logits(states);
-      const target = tf.oneHot(tf.tensor1d(Array.from(labels), "int32"), this.numClasses);
+      const target = tf.oneHot(tf.tensor1d(checked, "int32"), this.numClasses);
       const loss = tf.losses.softmaxCrossEntropy(target, logits);
       // ∂loss/∂Wᵢ = statesᵢᵀ (softmax(logits) - target) / rows
       const error = tf.div(tf.sub(tf.softmax(logits), target), rows);

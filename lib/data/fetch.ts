@@ -3,6 +3,10 @@
  * else from the usual public mirrors, each checked against its published SHA-256 before it takes
  * its final name: an interrupted or corrupt download never leaves a file that looks valid.
  *
+ * The folder's files are the user's: it writes only the files that are missing, and only into a
+ * new or empty folder or one that holds nothing but MNIST's files; it never replaces a file.
+ * Every download gives up after {@linkcode FetchMnistOptions.timeoutMs} without a byte.
+ *
  * @example
  * ```ts
  * import { assertEquals } from "@std/assert";
@@ -16,7 +20,16 @@
  * @module
  */
 import { readEnv } from "../env.ts";
-import { MNIST_FILES, type MnistFileName } from "./mnist.ts";
+import {
+  DatasetMismatchError,
+  datasetOfFile,
+  MIRROR_ENV,
+  MNIST_FILES,
+  type MnistFileName,
+  sha256Hex,
+} from "./mnist.ts";
+
+export { MIRROR_ENV };
 
 /** The published SHA-256 of each file (their MD5 sums are the ones torchvision pins). */
 export const MNIST_SHA256: Readonly<Record<MnistFileName, string>> = {
@@ -35,9 +48,6 @@ export const PUBLIC_MIRRORS: readonly string[] = [
   "https://storage.googleapis.com/cvdf-datasets/mnist/",
 ];
 
-/** The environment variable that names a mirror when no `mirror` option is given. */
-export const MIRROR_ENV = "FF_MNIST_MIRROR";
-
 /** Options of {@linkcode fetchMnist}. */
 export interface FetchMnistOptions {
   /** Where the files go; default `data/mnist`. */
@@ -46,8 +56,11 @@ export interface FetchMnistOptions {
   mirror?: string;
   /** Progress, one line at a time; default `console.log`. */
   log?: (line: string) => void;
-  /** How long to wait for a URL to start answering, in ms; default 5000. */
-  connectTimeoutMs?: number;
+  /**
+   * How long a URL may keep silent, in ms, before the download gives up: before it answers, and
+   * between any two pieces of the file; default 5000.
+   */
+  timeoutMs?: number;
 }
 
 /** What {@linkcode fetchMnist} did. */
@@ -63,14 +76,17 @@ export interface FetchMnistResult {
 }
 
 /**
- * Fetches whichever of the four MNIST files `dir` lacks (or holds with a wrong sum).
+ * Fetches whichever of the four MNIST files `dir` lacks.
  *
  * A named mirror (option or `FF_MNIST_MIRROR`) must serve every file: anything less throws. Without
  * one, {@linkcode PUBLIC_MIRRORS} are tried in turn; when none answers, the result lists the files
  * as `missing` and the log says that the loaders will fall back to the npm subset.
  *
  * @throws Error naming the file and the mirror when a sum does not match, and naming the mirror
- * when a named mirror cannot serve a file
+ * when a named mirror cannot serve a file or keeps silent for `timeoutMs`
+ * @throws Error naming the file when `dir` holds a file that is not MNIST's (a
+ * {@linkcode DatasetMismatchError} when it is Fashion-MNIST's), or, when a file is missing,
+ * anything besides MNIST's files: nothing is written then
  *
  * @example
  * ```ts
@@ -84,28 +100,39 @@ export interface FetchMnistResult {
 export async function fetchMnist(options: FetchMnistOptions = {}): Promise<FetchMnistResult> {
   const dir = options.dir ?? "data/mnist";
   const log = options.log ?? console.log;
-  const connectTimeoutMs = options.connectTimeoutMs ?? 5000;
+  const timeoutMs = options.timeoutMs ?? 5000;
   const namedMirror = options.mirror ?? readEnv("FF_MNIST_MIRROR");
 
-  await Deno.mkdir(dir, { recursive: true });
   const result: FetchMnistResult = { dir, fetched: [], skipped: [], missing: [] };
   const wanted: MnistFileName[] = [];
   for (const name of Object.values(MNIST_FILES)) {
     const present = await readIfPresent(`${dir}/${name}`);
-    if (present && await sha256(present) === MNIST_SHA256[name]) {
-      result.skipped.push(name);
-    } else {
-      if (present) log(`${dir}/${name} has the wrong SHA-256 (truncated or corrupt); replacing it`);
-      wanted.push(name);
+    if (present === undefined) wanted.push(name);
+    else if (await sha256Hex(present) === MNIST_SHA256[name]) result.skipped.push(name);
+    else {
+      const dataset = await datasetOfFile(name, present);
+      // MNIST's contents gzipped anew are MNIST all the same.
+      if (dataset === "mnist") result.skipped.push(name);
+      else if (dataset !== undefined) {
+        throw new DatasetMismatchError(dir, "mnist", dataset, `the SHA-256 of ${name}`);
+      } else {
+        throw new Error(
+          `${dir}/${name} is not MNIST's (not its published SHA-256), and fetchMnist never ` +
+            `replaces a file: name another folder, or, if it is a damaged copy of MNIST's, ` +
+            `delete it and fetch again`,
+        );
+      }
     }
   }
   if (result.skipped.length > 0) log(`already there and verified: ${result.skipped.join(", ")}`);
+  if (wanted.length === 0) return result;
+  await claimFolder(dir);
 
   if (namedMirror !== undefined) {
     for (const name of wanted) {
       let bytes: Uint8Array<ArrayBuffer>;
       try {
-        bytes = await download(namedMirror, name, connectTimeoutMs);
+        bytes = await download(namedMirror, name, timeoutMs);
       } catch (error) {
         throw new Error(
           `could not get ${name} from mirror ${namedMirror}: ${(error as Error).message}; ` +
@@ -122,7 +149,7 @@ export async function fetchMnist(options: FetchMnistOptions = {}): Promise<Fetch
   let pending = wanted;
   for (const mirror of PUBLIC_MIRRORS) {
     if (pending.length === 0) break;
-    const fetched = await fetchWhileAnswering(mirror, pending, dir, connectTimeoutMs, log);
+    const fetched = await fetchWhileAnswering(mirror, pending, dir, timeoutMs, log);
     result.fetched.push(...fetched);
     pending = pending.filter((name) => !fetched.includes(name));
   }
@@ -145,14 +172,14 @@ async function fetchWhileAnswering(
   mirror: string,
   names: MnistFileName[],
   dir: string,
-  connectTimeoutMs: number,
+  timeoutMs: number,
   log: (line: string) => void,
 ): Promise<MnistFileName[]> {
   const fetched: MnistFileName[] = [];
   for (const name of names) {
     let bytes: Uint8Array<ArrayBuffer>;
     try {
-      bytes = await download(mirror, name, connectTimeoutMs);
+      bytes = await download(mirror, name, timeoutMs);
     } catch (error) {
       log(`mirror ${mirror} did not serve ${name}: ${(error as Error).message}`);
       break;
@@ -164,10 +191,28 @@ async function fetchWhileAnswering(
   return fetched;
 }
 
-/** The SHA-256 of `bytes` as lower-case hex, the form `sha256sum` prints. */
-async function sha256(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
-  return Array.from(digest, (byte) => byte.toString(16).padStart(2, "0")).join("");
+/** A temporary name of {@linkcode saveVerified}'s, left behind by a process that was killed. */
+const PART = /^(train|t10k)-(images|labels)-idx[13]-ubyte\.gz\.[0-9a-f-]{36}\.part$/;
+
+/**
+ * Makes `dir` if it is missing; otherwise throws, naming the first entry that is neither one of
+ * MNIST's files (the present ones are verified by now) nor a temporary name of ours: a folder of
+ * the user's other files is theirs, whatever its name.
+ */
+async function claimFolder(dir: string): Promise<void> {
+  const ours = new Set<string>(Object.values(MNIST_FILES));
+  try {
+    for await (const entry of Deno.readDir(dir)) {
+      if (ours.has(entry.name) || PART.test(entry.name)) continue;
+      throw new Error(
+        `${dir}/${entry.name} is not one of MNIST's files, and fetchMnist writes only into a ` +
+          `new or empty folder or one that holds nothing but MNIST's files: name another folder`,
+      );
+    }
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+    await Deno.mkdir(dir, { recursive: true });
+  }
 }
 
 /**
@@ -180,7 +225,7 @@ async function saveVerified(
   name: MnistFileName,
   mirror: string,
 ): Promise<void> {
-  const actual = await sha256(bytes);
+  const actual = await sha256Hex(bytes);
   if (actual !== MNIST_SHA256[name]) {
     throw new Error(
       `${name} from mirror ${mirror} has SHA-256 ${actual}, expected ${MNIST_SHA256[name]}: ` +
@@ -190,40 +235,78 @@ async function saveVerified(
   const temporary = `${dir}/${name}.${crypto.randomUUID()}.part`;
   try {
     await Deno.writeFile(temporary, bytes, { createNew: true });
-    await Deno.rename(temporary, `${dir}/${name}`);
+    await placeNew(temporary, `${dir}/${name}`);
   } catch (error) {
     await Deno.remove(temporary).catch(() => {});
     throw error;
   }
 }
 
+/**
+ * Gives `temporary` the name `path` unless a file took that name meanwhile: a hard link fails
+ * where a rename would replace. Filesystems without hard links rename, the name having been free
+ * a moment before.
+ */
+async function placeNew(temporary: string, path: string): Promise<void> {
+  try {
+    await Deno.link(temporary, path);
+  } catch (error) {
+    if (error instanceof Deno.errors.AlreadyExists) {
+      throw new Error(
+        `${path} appeared while it was fetched, and fetchMnist never replaces a file`,
+      );
+    }
+    await Deno.rename(temporary, path);
+    return;
+  }
+  await Deno.remove(temporary);
+}
+
 /** Reads `name` from a mirror that is a folder path, a `file:` URL or an `http(s):` URL. */
 async function download(
   mirror: string,
   name: string,
-  connectTimeoutMs: number,
+  timeoutMs: number,
 ): Promise<Uint8Array<ArrayBuffer>> {
   if (!/^(https?|file):/i.test(mirror)) return await Deno.readFile(`${mirror}/${name}`);
   const url = new URL(name, mirror.endsWith("/") ? mirror : `${mirror}/`);
   if (url.protocol === "file:") return await Deno.readFile(url);
 
-  // Only the wait for an answer is bounded: a slow but live link may take its time on the body.
+  // Silence is bounded, not the whole download: a slow but live link may take its time.
   const controller = new AbortController();
-  const timer = setTimeout(
-    () => controller.abort(new Error(`no answer within ${connectTimeoutMs} ms`)),
-    connectTimeoutMs,
-  );
-  let response: Response;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const silent = (what: string) => {
+    clearTimeout(timer);
+    timer = setTimeout(
+      () => controller.abort(new Error(`${what} within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+  };
+  silent("no answer");
   try {
-    response = await fetch(url, { signal: controller.signal });
+    const response = await fetch(url, { signal: controller.signal });
+    if (!response.ok) {
+      await response.body?.cancel();
+      throw new Error(`HTTP ${response.status} for ${url}`);
+    }
+    const chunks: Uint8Array[] = [];
+    let length = 0;
+    silent("no bytes");
+    for await (const chunk of response.body ?? []) {
+      chunks.push(chunk);
+      length += chunk.length;
+      silent(`no more bytes after ${length}`);
+    }
+    const bytes = new Uint8Array(length);
+    let offset = 0;
+    for (const chunk of chunks) {
+      bytes.set(chunk, offset);
+      offset += chunk.length;
+    }
+    return bytes;
   } finally {
     clearTimeout(timer);
   }
-  if (!response.ok) {
-    await response.body?.cancel();
-    throw new Error(`HTTP ${response.status} for ${url}`);
-  }
-  return new Uint8Array(await response.arrayBuffer());
 }
 
 async function readIfPresent(path: string): Promise<Uint8Array<ArrayBuffer> | undefined> {

