@@ -36,6 +36,7 @@ const EXPECTED = [
   "04_training",
   "05_beyond",
   "06_paper_recipe",
+  "07_your_own_notebook",
 ];
 
 const PLOTLY_JSON = "application/vnd.plotly.v1+json";
