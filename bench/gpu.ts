@@ -97,7 +97,17 @@ async function miniBatchEpoch(images: number, epochs: number): Promise<number> {
   const net = new FFNN([784, ...r.layers], networkOptions(r));
   const timer = epochTimer();
   try {
-    await net.trainMiniBatch(x, y, { ...r, batchSize: r.batchSize!, onEpoch: timer.onEpoch });
+    const { epochs, negatives, seed, cooldown, shift, dropout } = r;
+    await net.trainMiniBatch(x, y, {
+      batchSize: r.batchSize!,
+      epochs,
+      negatives,
+      seed,
+      cooldown,
+      shift,
+      dropout,
+      onEpoch: timer.onEpoch,
+    });
   } finally {
     x.dispose();
     net.dispose();

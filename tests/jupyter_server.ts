@@ -90,6 +90,9 @@ export async function startNotebookServer(
   const dir = await Deno.makeTempDir({ dir: ROOT, prefix: ".nbtest-" });
   const home = await Deno.makeTempDir({ prefix: "ff-jupyter-" });
   for (const path of notebooks) await Deno.copyFile(path, `${dir}/${path.replace(/^.*\//, "")}`);
+  // The committed full-size runs beside the notebooks, where notebooks 04 and 06 read them.
+  const runs = new URL("../notebooks/runs", import.meta.url).pathname;
+  if (await Deno.stat(runs).then(() => true, () => false)) await Deno.symlink(runs, `${dir}/runs`);
   const token = crypto.randomUUID().replaceAll("-", "");
   const port = freePort();
   const base = `http://127.0.0.1:${port}/`;

@@ -119,7 +119,7 @@ Deno.test("committed notebooks: Deno kernel, intro first, outputs of a non-quick
     const figureCells = code.filter((cell) => FIGURE_CALL.test(text(cell.source)));
     if (figureCells.length > 0) {
       const loader = code.findIndex((cell) =>
-        /^(?:const [^=\n]+= )?await (?:setup|loadPlotly)\(/m.test(text(cell.source))
+        /^(?:const [^=\n]+= )?await (?:\w+\.)?(?:setup|loadPlotly)\(/m.test(text(cell.source))
       );
       assert(loader >= 0, `${name} shows figures: its first cell must \`await setup()\``);
       assertLess(loader, code.indexOf(figureCells[0]), `${name} loads plotly.js before a figure`);
@@ -340,7 +340,7 @@ for (const path of listNotebooks()) {
       if (/trainingPlot\(/.test(sources)) {
         assertMatch(all, /trained in \d/, `${name}: the live loss plot reached its end`);
       }
-      if (name === "04_training") assertMatch(all, /test error: 0\.\d{4}/);
+      if (name === "04_training") assertMatch(all, /full-size network, test error 0\.\d{4}/);
       // Each output came as one kernel message: none may be large.
       for (const { cell, output } of outputs(notebook)) {
         const bytes = JSON.stringify(output).length;
