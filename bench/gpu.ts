@@ -22,7 +22,7 @@
  */
 import { parseArgs } from "node:util";
 import { FFNN, Layer, recipe, setBackend, tf } from "../lib/mod.ts";
-import { networkOptions } from "../lib/experiment.ts";
+import { miniBatchOptions, networkOptions } from "../lib/experiment.ts";
 
 const USAGE = "usage: deno task bench:gpu [--backend webgpu] [--images N] [--batch-images N] " +
   "[--epochs N] [--hardware-only]";
@@ -97,15 +97,8 @@ async function miniBatchEpoch(images: number, epochs: number): Promise<number> {
   const net = new FFNN([784, ...r.layers], networkOptions(r));
   const timer = epochTimer();
   try {
-    const { epochs, negatives, seed, cooldown, shift, dropout } = r;
     await net.trainMiniBatch(x, y, {
-      batchSize: r.batchSize!,
-      epochs,
-      negatives,
-      seed,
-      cooldown,
-      shift,
-      dropout,
+      ...miniBatchOptions({ ...r, batchSize: r.batchSize! }),
       onEpoch: timer.onEpoch,
     });
   } finally {

@@ -587,6 +587,12 @@ function epochTimer(start: number, onEpoch?: EpochCallback) {
   };
 }
 
+/** The settings of a mini-batch recipe that `FFNN.trainMiniBatch` takes (it refuses the rest). */
+export function miniBatchOptions(r: Recipe & { batchSize: number }) {
+  const { batchSize, epochs, negatives, seed, cooldown, shift, dropout } = r;
+  return { batchSize, epochs, negatives, seed, cooldown, shift, dropout };
+}
+
 /** The post's full-batch training, or mini-batches when the recipe has a batch size. */
 async function train(
   net: FFNN,
@@ -597,15 +603,8 @@ async function train(
 ): Promise<void> {
   try {
     if (r.batchSize !== undefined) {
-      const { epochs, negatives, seed, cooldown, shift, dropout } = r;
       await net.trainMiniBatch(x, y, {
-        batchSize: r.batchSize,
-        epochs,
-        negatives,
-        seed,
-        cooldown,
-        shift,
-        dropout,
+        ...miniBatchOptions({ ...r, batchSize: r.batchSize }),
         onEpoch,
         startEpoch: start.epoch,
       });
