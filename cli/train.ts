@@ -424,6 +424,31 @@ function minutes(flag: string, text: string): number {
 /** How long the post's recipe took here, measured, to tell users before they start it. */
 const POST_HERE = "32 minutes on this project's 2-core machine with OpenBLAS";
 
+/**
+ * Seconds since the last call (the first: since the runtime started, module loading included;
+ * Deno's own launch before that, a few tenths of a second, is not seen from inside).
+ */
+function stopwatch(): () => number {
+  let last = 0;
+  return () => {
+    const now = performance.now();
+    const seconds = (now - last) / 1000;
+    last = now;
+    return seconds;
+  };
+}
+
+const STAGE_NAMES: Record<string, string> = { startup: "start-up and backend" };
+
+/** "time: start-up and backend 0.6 s, data 1.2 s, ... (12.3 s in all)". */
+export function describeStages(stages: Record<string, number>): string {
+  const all = Object.values(stages).reduce((a, b) => a + b, 0);
+  const each = Object.entries(stages).map(([name, s]) =>
+    `${STAGE_NAMES[name] ?? name} ${s.toFixed(1)} s`
+  );
+  return `time: ${each.join(", ")} (${all.toFixed(1)} s in all)`;
+}
+
 /** Runs the command; returns its exit code. */
 async function main(args: string[]): Promise<number> {
   const parsed = parseTrainArgs(args);
@@ -464,6 +489,8 @@ async function train(
   const paths = [...pathsIn(args), out, options.data];
   const backend = await setBackend(options.backend);
   const blas = blasInUse();
+  const lap = stopwatch();
+  const startup = lap();
   const data = await loadOrFetch(dataset, options.data, {
     pixels: r.pixels,
     log: (line) => console.error(line),
@@ -519,6 +546,7 @@ async function train(
     evaluateEvery: options.evaluateEvery,
     curve: [...((options.resumed?.meta as Partial<RunMeta> | undefined)?.curve ?? [])],
   };
+  const loading = lap();
   const started = performance.now();
   const progress = progressReporter();
   let sampledPeak = 0;
@@ -577,6 +605,7 @@ async function train(
       return exitCode(stop.signal.reason);
     }
     const seconds = (performance.now() - started) / 1000;
+    const run = lap();
     const subset = data.isSubset ? ` [${data.source}]` : "";
     for (const [readout, e] of Object.entries(result.errors)) {
       console.log(
@@ -605,8 +634,19 @@ async function train(
       },
       figures: [lossCurves(result.losses)],
     });
-    // Written last, so that the peak memory covers the whole run, writing the other files
-    // included.
+    // Each second of the process in one stage: the experiment's own, and the CLI's printing
+    // before it (the rest of `run`) with the data.
+    const { training, checkpoints, scoring } = result.stages;
+    const stages = {
+      startup,
+      data: loading + run - training - checkpoints - scoring,
+      training,
+      checkpoints,
+      scoring,
+      // Written last, so that the peak memory covers the whole run, writing the other files
+      // included; its own writing is the only time the stages leave out.
+      files: lap(),
+    };
     const metrics = {
       ...about,
       readout: result.readout,
@@ -615,6 +655,7 @@ async function train(
       train_seconds: result.trainSeconds,
       seconds,
       seconds_per_epoch_by_layer: result.secondsPerEpochByLayer,
+      stages,
       losses: result.losses,
       // Points scored before a stop come from the checkpoint: the curve of the whole run.
       curve: meta.curve,
@@ -627,6 +668,7 @@ async function train(
     // The run is whole: its checkpoint would only repeat weights.json.
     await Deno.remove(`${out}/${CHECKPOINT_FILE}`).catch(() => {});
     console.log(`wrote ${out}/metrics.json, weights.json, report.html (${seconds.toFixed(1)} s)`);
+    console.log(describeStages(stages));
     if (stop.received) {
       console.log(`${stop.received} came after training had finished: the results are written`);
       return exitCode(stop.received);

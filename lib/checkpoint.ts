@@ -334,6 +334,9 @@ export class Checkpointer {
   /** Seconds of training since this process started it; default: the wall clock since then. */
   clock?: () => number;
 
+  /** Seconds spent writing checkpoints (and checking the weights first) in this process. */
+  writeSeconds = 0;
+
   /** Seconds of training so far, those before the checkpoint included. */
   get trainSeconds(): number {
     const since = this.#startedAt === undefined ? 0 : performance.now() - this.#startedAt;
@@ -373,6 +376,15 @@ export class Checkpointer {
   }
 
   async #write(progress: Position, options: CheckpointOptions): Promise<void> {
+    const began = performance.now();
+    try {
+      await this.#writeNow(progress, options);
+    } finally {
+      this.writeSeconds += (performance.now() - began) / 1000;
+    }
+  }
+
+  async #writeNow(progress: Position, options: CheckpointOptions): Promise<void> {
     await checkFinite(this.#net, progress);
     const path = `${options.dir}/${CHECKPOINT_FILE}`;
     const state: SavedCheckpoint = {

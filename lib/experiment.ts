@@ -282,6 +282,20 @@ export interface Errors {
   test: number;
 }
 
+/**
+ * Seconds of wall clock in each stage of {@linkcode runExperiment}; together, the whole call.
+ */
+export interface Stages {
+  /** Getting the images and the network ready: pixel scaling, picking, a checkpoint read. */
+  data: number;
+  /** The training loop: the epochs (`trainSeconds`) and the callbacks between them. */
+  training: number;
+  /** Writing checkpoints. */
+  checkpoints: number;
+  /** Scoring every readout: along the way (`evaluateEvery`) and at the end. */
+  scoring: number;
+}
+
 /** What a run measured. */
 export interface ExperimentResult {
   /** The recipe as run: `trainSize` says how many images it trained on. */
@@ -310,6 +324,8 @@ export interface ExperimentResult {
   secondsPerEpochByLayer: number[];
   /** Losses per layer per epoch. */
   losses: number[][];
+  /** Where this call's time went, wall clock: see {@linkcode Stages}. */
+  stages: Stages;
   /**
    * The trained network; dispose it when done. It takes images as `data` held them: where the
    * recipe trained on other pixel scaling, its `options.pixels` brings them over (exactly), so
@@ -465,6 +481,7 @@ export async function runExperiment(
   r: Recipe,
   options: RunOptions = {},
 ): Promise<ExperimentResult> {
+  const began = performance.now();
   checkNames(options, RUN_OPTIONS, "runExperiment option");
   const { onEpoch, evaluateEvery, onEvaluate, validationSize, checkpoint } = options;
   const dataset = datasetOf(data, options.dataset);
@@ -490,12 +507,14 @@ export async function runExperiment(
   });
   try {
     const curve: ExperimentResult["curve"] = [];
+    let scoringAlong = 0;
     const evaluate = async (progress: EpochProgress) => {
       await onEpoch?.(progress);
       const { epoch, epochs } = progress;
       if (
         !evaluateEvery || r.batchSize === undefined || (epoch % evaluateEvery && epoch < epochs)
       ) return;
+      const scoringBegan = performance.now();
       const [validation, test] = [
         await scoreSplit(net, asLoaded.validation),
         await scoreSplit(net, asLoaded.test),
@@ -506,15 +525,19 @@ export async function runExperiment(
         ) => [readout, { validation: validation[readout]!, test: test[readout]! }]),
       );
       curve.push({ epoch, seconds: saved.trainSeconds, errors });
+      scoringAlong += performance.now() - scoringBegan;
       await onEvaluate?.(curve.at(-1)!);
     };
     // Continues from the checkpoint, if one is there, and writes new ones (issue #12). Training
     // time counts the epochs alone: not the callbacks, the checkpoints or the scoring.
     const saved = await openCheckpoint(net, checkpoint, { recipe: r, data: scaled });
-    const timed = epochTimer(performance.now(), saved.onEpoch(evaluate));
+    const picked = saved.done ? undefined : pick(splits.train, rows);
+    const trainingBegan = performance.now();
+    const timed = epochTimer(trainingBegan, saved.onEpoch(evaluate));
     saved.clock = timed.seconds;
-    if (!saved.done) await train(net, pick(splits.train, rows), r, timed.onEpoch, saved.start);
+    if (picked) await train(net, picked, r, timed.onEpoch, saved.start);
     const trainSeconds = saved.trainSeconds;
+    const scoringBegan = performance.now();
     // Scored on freshly picked copies: the training tensors are gone by now, which keeps the
     // run's peak memory down.
     const scoredTrain = trainingImages(asLoaded.train, rows.subarray(0, 10_000));
@@ -535,6 +558,13 @@ export async function runExperiment(
       a,
       b,
     ) => (errors[b]!.validation < errors[a]!.validation ? b : a));
+    const ended = performance.now();
+    const stages: Stages = {
+      data: (trainingBegan - began) / 1000,
+      training: (scoringBegan - trainingBegan - scoringAlong) / 1000 - saved.writeSeconds,
+      checkpoints: saved.writeSeconds,
+      scoring: (scoringAlong + ended - scoringBegan) / 1000,
+    };
     return {
       recipe: { ...r, trainSize: rows.length },
       data: data.source,
@@ -545,6 +575,7 @@ export async function runExperiment(
       secondsPerEpochByLayer: timed.secondsPerEpochByLayer(),
       losses: net.losses,
       curve,
+      stages,
       net,
     };
   } catch (e) {

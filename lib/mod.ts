@@ -55,6 +55,7 @@ export {
   RECIPES,
   runExperiment,
   type RunOptions,
+  type Stages,
   withPixels,
 } from "./experiment.ts";
 export * from "./plot/mod.ts";

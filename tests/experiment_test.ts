@@ -1,4 +1,4 @@
-import { assertEquals, assertLess, assertRejects, assertThrows } from "@std/assert";
+import { assert, assertEquals, assertLess, assertRejects, assertThrows } from "@std/assert";
 import {
   checkRecipe,
   DATASETS,
@@ -108,7 +108,18 @@ Deno.test("a trained result predicts on the images as they were loaded: the natu
   await setBackend("auto");
   const subset = await loadMnistNpmSubset(); // standard pixels; the recipe trains on unit ones
   const r = recipe("fast", { layers: [64, 64], epochs: 1, trainSize: 1000 });
-  const result = await runExperiment(subset, r, { validationSize: 1000 });
+  const dir = await Deno.makeTempDir();
+  const began = performance.now();
+  const result = await runExperiment(subset, r, { validationSize: 1000, checkpoint: dir });
+  const whole = (performance.now() - began) / 1000;
+  // Where the call's time went: every stage measured, none negative, together the whole call.
+  const stages = Object.values(result.stages);
+  assertEquals(Object.keys(result.stages), ["data", "training", "checkpoints", "scoring"]);
+  assert(stages.every((s) => s > 0), JSON.stringify(result.stages));
+  const sum = stages.reduce((a, b) => a + b);
+  assert(sum <= whole && sum > 0.9 * whole, `${sum} of ${whole}`);
+  assert(result.trainSeconds <= result.stages.training, JSON.stringify(result));
+  await Deno.remove(dir, { recursive: true });
   const { x, y } = pickAll(subset.test);
   const errors = await errorRates(result.net, x, y);
   // And those are the errors on the images scaled as the network trained, by a copy of it that

@@ -144,6 +144,7 @@ for (
     ignore: ignoreUnless(mnistDir, "../shared/data/mnist"),
     async fn() {
       const out = await Deno.makeTempDir();
+      const began = performance.now();
       const run = await train(
         "--data",
         mnistDir!,
@@ -155,6 +156,7 @@ for (
         out,
         ...args,
       );
+      const whole = (performance.now() - began) / 1000;
       assertEquals(run.code, 0, run.err);
       assertMatch(run.out, /Test error: 0\.\d{4} \(readout [a-z-]+, the best on validation\)/);
       assertMatch(run.out, /goodness +training 0\.\d{4} +validation 0\.\d{4} +test 0\.\d{4}/);
@@ -188,6 +190,25 @@ for (
       assert(
         metrics.train_seconds < metrics.seconds,
         `${metrics.train_seconds}, ${metrics.seconds}`,
+      );
+      // Where the process's time went, stage by stage: each measured, and together the process
+      // as seen from here, but for Deno's launch and exit.
+      const stages = metrics.stages as Record<string, number>;
+      assertEquals(Object.keys(stages), [
+        "startup",
+        "data",
+        "training",
+        "checkpoints",
+        "scoring",
+        "files",
+      ]);
+      assert(Object.values(stages).every((s) => s > 0), JSON.stringify(stages));
+      const sum = Object.values(stages).reduce((a, b) => a + b);
+      assert(sum < whole && sum > 0.5 * whole, `${sum} of ${whole}`);
+      assert(stages.training >= metrics.train_seconds, JSON.stringify(metrics));
+      assertMatch(
+        run.out,
+        /\ntime: start-up and backend \d+\.\d s, data \d+\.\d s, training \d+\.\d s, checkpoints \d+\.\d s, scoring \d+\.\d s, files \d+\.\d s \(\d+\.\d s in all\)\n/,
       );
       assertStringIncludes(await Deno.readTextFile(`${out}/report.html`), "Plotly.newPlot");
 
