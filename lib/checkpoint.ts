@@ -40,7 +40,7 @@ import {
 import { type BlasInfo, blasInUse, describeBlas } from "./backends/mod.ts";
 import type { Mnist } from "./data/mod.ts";
 import type { Recipe } from "./recipe.ts";
-import { checksummedJson, sha256, verifiedJson, writeFileAtomic } from "./files.ts";
+import { checksummedJsonBytes, sha256, verifiedJson, writeFileAtomic } from "./files.ts";
 import { networkState, restoreVariables, type SavedNetwork } from "./weights.ts";
 
 /** The checkpoint's file name inside its folder. */
@@ -403,7 +403,7 @@ export class Checkpointer {
     this.#lastWrite = performance.now();
     try {
       await Deno.mkdir(options.dir, { recursive: true });
-      await writeFileAtomic(path, await checksummedJson({ ...state }));
+      await writeFileAtomic(path, await checksummedJsonBytes({ ...state }));
       this.#saved = state.position;
     } catch (e) {
       if (options.required) {

@@ -16,6 +16,7 @@ import {
   runExperiment,
   type RunOptions,
   setBackend,
+  splitValidation,
   tf,
   withPixels,
 } from "../lib/mod.ts";
@@ -129,11 +130,15 @@ Deno.test("a trained result predicts on the images as they were loaded: the natu
   plain.variables.forEach((variable, i) => variable.assign(result.net.variables[i]));
   const asTrained = pickAll(withPixels(subset, "unit").test);
   const plainErrors = await errorRates(plain, asTrained.x, asTrained.y);
+  // Scored as the plain call scores them, on a copy of the validation images: the same errors.
+  const validation = pickAll(splitValidation(subset, 1000).validation);
+  const validationErrors = await errorRates(result.net, validation.x, validation.y);
   for (const readout of result.net.readouts) {
+    assertEquals(validationErrors[readout], result.errors[readout]!.validation, readout);
     assertEquals(errors[readout], result.errors[readout]!.test, readout);
     assertEquals(plainErrors[readout], result.errors[readout]!.test, readout);
   }
-  tf.dispose([x, asTrained.x]);
+  tf.dispose([x, asTrained.x, validation.x]);
   result.net.dispose();
   plain.dispose();
 });

