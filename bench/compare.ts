@@ -4,7 +4,14 @@
  * (wall: the whole command, loading and scoring included), peak memory, errors.
  *
  *   deno task bench:compare [--recipe post|hinton] [--epochs N] [--sizes 10000,50000]
+ *                           [--runs 20000x4,50000x5] [--figure docs/compare_hinton.html]
  *                           [--backend blas] [--reference-malloc kept|system]
+ *
+ * `--runs SIZExEPOCHS,...` gives each run its own epochs (for `hinton` the default is the
+ * issue's small and full runs, 20000x4 and 50000x5). For each side it prints whole-process wall
+ * time, training time and peak memory (the process's peak RSS: VmHWM for ours, ru_maxrss for the
+ * port), and with `--figure` it writes the test error (the readout validation picks, on both
+ * sides) against whole-process wall seconds, both sides, as a self-contained html page.
  *
  * `--recipe post` (the default) runs ../shared/reference/blog_reference.py (the post's code),
  * timing each of its layers from outside; `--recipe hinton` runs ffcode_reference.py (a port of
@@ -23,6 +30,8 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { describeStages } from "../cli/train.ts";
+import { Plot, writeReport } from "../lib/plot/mod.ts";
 
 const flags = parseArgs({
   args: Deno.args,
@@ -30,6 +39,8 @@ const flags = parseArgs({
     recipe: { type: "string", default: "post" },
     epochs: { type: "string" },
     sizes: { type: "string", default: "10000,50000" },
+    runs: { type: "string" },
+    figure: { type: "string" },
     backend: { type: "string", default: "blas" },
     "reference-malloc": { type: "string", default: "kept" },
   },
@@ -39,8 +50,15 @@ if (recipe !== "post" && recipe !== "hinton") {
   console.error(`--recipe must be post or hinton, got ${recipe}`);
   Deno.exit(1);
 }
-const epochs = Number(flags.epochs ?? (recipe === "post" ? 20 : 2));
-const sizes = flags.sizes.split(",").map(Number);
+const runs = (flags.runs ?? (recipe === "hinton" && !flags.epochs ? "20000x4,50000x5" : ""))
+  .split(",").filter((run) => run !== "").map((run) => run.split("x").map(Number));
+const epochsOf = new Map(runs.map(([size, epochs]) => [size, epochs]));
+const defaultEpochs = Number(flags.epochs ?? (recipe === "post" ? 20 : 2));
+const sizes = runs.length ? runs.map(([size]) => size) : flags.sizes.split(",").map(Number);
+if (sizes.some((n) => !(n > 0)) || [...epochsOf.values()].some((n) => !(n > 0))) {
+  console.error(`--runs must be SIZExEPOCHS,..., e.g. 20000x4,50000x5; --sizes a list of sizes`);
+  Deno.exit(1);
+}
 const root = new URL("..", import.meta.url).pathname;
 const referenceDir = new URL("../../shared/reference/", import.meta.url).pathname;
 const reference = `${referenceDir}${
@@ -101,10 +119,12 @@ interface Side {
   wall: number;
   peak: number;
   errors: string;
+  /** The test error of the readout with the lowest validation error (hinton only). */
+  testError?: number;
 }
 
 /** Our side: `deno task train` as a real process, read back from metrics.json. */
-async function ours(size: number): Promise<Side> {
+async function ours(size: number, epochs: number): Promise<Side> {
   const out = await Deno.makeTempDir();
   const started = performance.now();
   await run(Deno.execPath(), [
@@ -123,12 +143,13 @@ async function ours(size: number): Promise<Side> {
     trainSeconds: metrics.train_seconds,
     wall,
     peak: metrics.peak_memory_mib,
-    errors: `test: ${errors}`,
+    errors: `test: ${errors}; ${describeStages(metrics.stages)}`,
+    testError: metrics.test_error,
   };
 }
 
 /** The reference's side, run with Debian's torch on two threads. */
-async function theirs(size: number): Promise<Side> {
+async function theirs(size: number, epochs: number): Promise<Side> {
   const started = performance.now();
   const env = { OMP_NUM_THREADS: "2", ...referenceEnv };
   if (recipe === "post") {
@@ -164,21 +185,37 @@ async function theirs(size: number): Promise<Side> {
     peak: final.peak_rss_mib,
     errors: `test: energy ${(final.test_error_energy / 100).toFixed(4)}, softmax ${
       (final.test_error_softmax / 100).toFixed(4)
-    }`,
+    }; evaluation ${final.eval_seconds} s`,
+    // As ours: the readout validation prefers (on a tie, the first).
+    testError:
+      (final.val_error_softmax < final.val_error_energy
+        ? final.test_error_softmax
+        : final.test_error_energy) / 100,
   };
 }
 
 const each = (values: number[]) => values.map((s) => s.toFixed(3)).join(" / ");
-console.log(`recipe ${recipe}, ${epochs} epochs; PyTorch reference with malloc ${referenceMalloc}`);
 console.log(
-  "| images | ours s/epoch | PyTorch s/epoch | ours / PyTorch | ours training s | PyTorch training s | ours wall s | PyTorch wall s | ours peak MiB | PyTorch peak MiB | ours errors | PyTorch errors |",
+  `recipe ${recipe}, ${
+    runs.length ? "epochs by run" : `${defaultEpochs} epochs`
+  }; PyTorch reference with malloc ${referenceMalloc}`,
 );
-console.log(`|${"---|".repeat(12)}`);
+const points: { side: string; size: number; epochs: number; wall: number; test: number }[] = [];
+console.log(
+  "| images | epochs | ours s/epoch | PyTorch s/epoch | ours / PyTorch | ours training s | PyTorch training s | ours wall s | PyTorch wall s | ours peak MiB | PyTorch peak MiB | ours errors | PyTorch errors |",
+);
+console.log(`|${"---|".repeat(13)}`);
 for (const size of sizes) {
-  const [a, b] = [await ours(size), await theirs(size)];
+  const epochs = epochsOf.get(size) ?? defaultEpochs;
+  const [a, b] = [await ours(size, epochs), await theirs(size, epochs)];
+  for (const [side, run] of [["ours", a], ["PyTorch port", b]] as const) {
+    if (run.testError !== undefined) {
+      points.push({ side, size, epochs, wall: run.wall, test: run.testError });
+    }
+  }
   const ratios = a.perEpoch.map((s, i) => s / b.perEpoch[i]);
   console.log(
-    `| ${size} | ${each(a.perEpoch)} | ${each(b.perEpoch)} | ${
+    `| ${size} | ${epochs} | ${each(a.perEpoch)} | ${each(b.perEpoch)} | ${
       ratios.map((r) => r.toFixed(2)).join(" / ")
     } | ` +
       `${a.trainSeconds.toFixed(0)} | ${b.trainSeconds.toFixed(0)} | ${a.wall.toFixed(0)} | ${
@@ -186,4 +223,37 @@ for (const size of sizes) {
       } | ` +
       `${a.peak.toFixed(0)} | ${b.peak.toFixed(0)} | ${a.errors} | ${b.errors} |`,
   );
+}
+
+if (flags.figure) {
+  const trace = (side: string) => {
+    const mine = points.filter((p) => p.side === side);
+    return {
+      type: "scatter",
+      mode: "lines+markers+text",
+      name: side,
+      x: mine.map((p) => p.wall),
+      y: mine.map((p) => p.test),
+      text: mine.map((p) => `${p.size} × ${p.epochs}`),
+      textposition: "top center",
+    };
+  };
+  const figure = new Plot({
+    data: [trace("ours"), trace("PyTorch port")],
+    layout: {
+      title: { text: `Test error against whole-process wall time, recipe ${recipe}` },
+      xaxis: { title: { text: "wall seconds (the whole command)" }, rangemode: "tozero" },
+      yaxis: { title: { text: "test error (the readout validation picks)" } },
+    },
+  });
+  await writeReport(flags.figure, {
+    title: `bench:compare --recipe ${recipe}`,
+    summary: {
+      date: new Date().toISOString(),
+      command: `deno task bench:compare ${Deno.args.join(" ")}`,
+      points: JSON.stringify(points),
+    },
+    figures: [figure],
+  });
+  console.log(`wrote ${flags.figure}`);
 }
