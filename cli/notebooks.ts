@@ -28,7 +28,7 @@ Runs the notebooks top to bottom, each in a fresh Deno kernel, through Jupyter.
 
   NAME          only these notebooks: 01, 04_training or 04_training.ipynb (default: all)
   --quick       tiny runs, seconds per notebook (sets FF_QUICK=1)
-  --full        the post's full recipe, hours on a CPU (sets FF_FULL=1)
+  --full        the recipes at full size: hours for them all on a 2-core CPU (sets FF_FULL=1)
   --inplace     write the executed notebooks back into notebooks/, as committed (PNGs)
   --out DIR     where executed copies go otherwise (default .out/notebooks)
   --html        also export each executed copy to html (a page that draws offline)
@@ -129,7 +129,13 @@ async function main(args: string[]): Promise<number> {
       let written: string;
       if (options.inplace) {
         written = path;
-        await writeCommitted(written, notebook, pngs?.draw);
+        await writeCommitted(written, notebook, pngs?.draw).catch(async (e) => {
+          // Minutes of running are not thrown away for a figure that failed to draw.
+          const kept = `${options.out}/${name}`;
+          await Deno.mkdir(options.out, { recursive: true });
+          await writeFileAtomic(kept, serialize(notebook));
+          throw new Error(`${(e as Error).message}; the executed notebook is kept in ${kept}`);
+        });
       } else {
         written = `${options.out}/${name}`;
         await writeFileAtomic(written, serialize(notebook));

@@ -380,35 +380,47 @@ Plotly.newPlot("figure", ${json(figure.data)}, ${
 </script></body>`,
     );
     const png = `${dir}/figure.png`;
-    await Deno.remove(png).catch(() => {});
-    const { success, stderr } = await new Deno.Command(chromium, {
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--hide-scrollbars",
-        `--user-data-dir=${dir}/profile`,
-        `--window-size=${width},${height}`,
-        "--virtual-time-budget=5000",
-        `--screenshot=${png}`,
-        `file://${dir}/figure.html`,
-      ],
-      stdin: "null",
-      stdout: "null",
-      stderr: "piped",
-      signal: AbortSignal.timeout(60_000),
-    }).output();
-    if (!success) {
-      throw new Error(
-        `Chromium could not draw a figure: ${
-          new TextDecoder().decode(stderr).trim().split("\n").at(-1)
-        }`,
-      );
+    // On a loaded machine headless Chromium now and then exits 0 without writing the screenshot:
+    // try again rather than lose the notebook's run.
+    let last = "";
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      await Deno.remove(png).catch(() => {});
+      last = await screenshot(chromium, dir, width, height, png);
+      const written = await Deno.readFile(png).catch(() => undefined);
+      if (written) return base64(written);
     }
-    return base64(await Deno.readFile(png));
+    throw new Error(`Chromium could not draw a figure (3 tries): ${last || "it wrote no PNG"}`);
   };
   return { draw, close: () => Deno.remove(dir, { recursive: true }).catch(() => {}) };
+}
+
+/** One headless Chromium screenshot of `dir`/figure.html; Chromium's last line of error, if any. */
+async function screenshot(
+  chromium: string,
+  dir: string,
+  width: number,
+  height: number,
+  png: string,
+): Promise<string> {
+  const { success, stderr } = await new Deno.Command(chromium, {
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-background-networking",
+      "--hide-scrollbars",
+      `--user-data-dir=${dir}/profile`,
+      `--window-size=${width},${height}`,
+      "--virtual-time-budget=5000",
+      `--screenshot=${png}`,
+      `file://${dir}/figure.html`,
+    ],
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+    signal: AbortSignal.timeout(60_000),
+  }).output().catch((e) => ({ success: false, stderr: new TextEncoder().encode(String(e)) }));
+  return success ? "" : new TextDecoder().decode(stderr).trim().split("\n").at(-1) ?? "";
 }
 
 /**
