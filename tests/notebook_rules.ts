@@ -146,16 +146,17 @@ export function writtenNumbers(prose: string, { all = false } = {}): WrittenNumb
   return found;
 }
 
-/** True when `n`, rounded as written, equals `candidate` (a fraction, or a % when `percent`). */
+/** True when `candidate`, rounded as `n` is written, gives `n` (a fraction, or a % when `percent`). */
 function sameNumber(n: WrittenNumber, candidate: WrittenNumber): boolean {
   const scale = (x: WrittenNumber) => x.percent ? 1 / 100 : 1;
   const a = n.value * scale(n);
   const b = candidate.value * scale(candidate);
-  const tolerance = Math.max(
-    0.5 * 10 ** -n.decimals * scale(n),
-    0.5 * 10 ** -candidate.decimals * scale(candidate),
-  );
-  return Math.abs(a - b) <= tolerance * (1 + 1e-9);
+  // `n` must be `candidate` rounded as written: an output less precise than the prose (a "0"
+  // against "0.428") cannot be where the prose's number came from.
+  const written = 10 ** -n.decimals * scale(n);
+  const shown = 10 ** -candidate.decimals * scale(candidate);
+  if (shown > written * (1 + 1e-9)) return Math.abs(a - b) <= 1e-12;
+  return Math.abs(a - b) <= 0.5 * written * (1 + 1e-9);
 }
 
 function exact(value: number): WrittenNumber {
