@@ -148,9 +148,9 @@ Deno.test("bad mask and hybrid settings stop with one line naming the setting", 
 Deno.test("a label-free network learns real digits against hybrids; its softmax readout beats chance", async () => {
   const subset = await loadMnistNpmSubset(); // 8,000 training digits, 2,000 test
   const pixels = 784;
+  const before = tf.memory().numTensors;
   const train = pick(subset.train, Int32Array.from({ length: 1000 }, (_, i) => i));
   const test = pick(subset.test, Int32Array.from({ length: 500 }, (_, i) => i));
-  const before = tf.memory().numTensors;
   const net = new FFNN([pixels, 200, 200], {
     label: "none",
     goodness: "sum",
@@ -207,7 +207,7 @@ Deno.test("hybrid negatives and label none go together, named as options", async
   const x = tf.randomUniform([20, 16], 0, 1, "float32", 1) as tf.Tensor2D;
   const y = Array.from({ length: 20 }, (_, i) => i % 10);
   const labelled = new FFNN([16, 8], { label: "overlay", seed: 1 });
-  const unlabelled = new FFNN([16, 8], { label: "none", seed: 1, readout: {} });
+  const unlabelled = new FFNN([16, 8], { label: "none", seed: 1, readout: { fromLayer: 0 } });
   try {
     const options = { batchSize: 10, epochs: 1 };
     await assertRejectsWith(
