@@ -124,7 +124,7 @@ export interface MiniBatchOptions {
    * a blurred random mask, drawn anew every batch of every epoch (see hybrid.ts).
    */
   negatives?: NegativeMode;
-  /** Seed of the shuffles, negative labels, shifts and dropout. Default 0. */
+  /** Seed of the shuffles, negative labels or hybrids, shifts and dropout. Default 0. */
   seed?: number;
   /** Hinton's linear cooldown of the learning rate over the second half. Default false. */
   cooldown?: boolean;
