@@ -98,8 +98,8 @@ const FIELDS: Record<
   },
   label: {
     field: "label",
-    read: (f, t) => oneOf(f, t, ["concat", "overlay"]),
-    help: "concat (the post) or overlay (over the first pixels)",
+    read: (f, t) => oneOf(f, t, ["concat", "overlay", "none"]),
+    help: "concat (the post), overlay (over the first pixels), or none (unsupervised)",
   },
   "label-value": {
     field: "labelValue",
@@ -123,8 +123,13 @@ const FIELDS: Record<
   },
   negatives: {
     field: "negatives",
-    read: (f, t) => oneOf(f, t, ["permute", "wrong", "hard"]),
-    help: "permute (the post), wrong, or hard (from the readout)",
+    read: (f, t) => oneOf(f, t, ["permute", "wrong", "hard", "hybrid"]),
+    help: "permute (the post), wrong, hard (from the readout), or hybrid (label none)",
+  },
+  blurs: {
+    field: "blurs",
+    read: (f, t) => integer(f, t, 0),
+    help: "negatives hybrid: blurs of each mask's random bits",
   },
   readout: {
     field: "readout",
@@ -252,7 +257,7 @@ export function inFlagTerms(message: string, paths: string[] = []): string {
   names.peerNormalization = "--peer";
   const rewrite = (text: string) =>
     text.replace(
-      /(?<![\w./-])(trainSize|batchSize|learningRate|weightDecay|peerNormalization|labelValue|epochs|layers|threshold|momentum|dropout|shift|cooldown|negatives|seed)(?![\w-]|[./]\w)/g,
+      /(?<![\w./-])(trainSize|batchSize|learningRate|weightDecay|peerNormalization|labelValue|epochs|layers|threshold|momentum|dropout|shift|cooldown|negatives|blurs|seed)(?![\w-]|[./]\w)/g,
       (name) => names[name] ?? name,
     );
   // The longest first, so that a path inside another is kept whole with it.

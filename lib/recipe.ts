@@ -47,6 +47,8 @@ export interface Recipe {
   shift: number;
   /** Dropout of each layer's units in training (mini-batches only). */
   dropout: number;
+  /** Negatives "hybrid": blurs of each mask's random bits (absent: 10; see lib/core/hybrid.ts). */
+  blurs?: number;
   /** Hinton's softmax readout, or null for none. */
   readout: (ReadoutOptions & { fromLayer: number }) | null;
   /** Training images, drawn (seeded) from the training split; absent: all of it. */

@@ -100,6 +100,17 @@ const CASES: Case[] = [
     at: /epoch 2\/6/,
     stop: "SIGKILL",
   },
+  {
+    // Hybrid negatives: masks and partners redrawn every epoch, from the seed alone.
+    name: "unsupervised FF (hybrid negatives) on blas, SIGTERM in epoch 2",
+    backend: "blas",
+    args: [
+      ...["--recipe", "unsupervised-quick", "--layers", "30,30,30"],
+      ...["--train-size", "1000", "--epochs", "4"],
+    ],
+    at: /epoch 1\/4/,
+    stop: "SIGTERM",
+  },
 ];
 
 for (const c of CASES) {

@@ -15,16 +15,19 @@ import { type Random, randperm, seededRandom } from "./random.ts";
 /**
  * Where the label goes: `"concat"` appends a one-hot block after the pixels (the post's way,
  * 784 + 10 inputs); `"overlay"` writes it over the first `numClasses` pixels (Hinton's way and
- * the best-known PyTorch port's, 784 inputs).
+ * the best-known PyTorch port's, 784 inputs); `"none"` leaves it out (unsupervised FF, whose
+ * negatives are hybrid images, not wrong labels: see hybrid.ts).
  */
-export type LabelMode = "concat" | "overlay";
+export type LabelMode = "concat" | "overlay" | "none";
 
 /**
  * How negative labels are drawn: `"permute"` shuffles the true labels (the post's `y[randperm]`;
  * about 1 in 10 stays accidentally correct), `"wrong"` always picks a wrong one at random, and
  * `"hard"` samples wrong labels from the network's own scores (see {@linkcode hardNegativeLabels}).
+ * `"hybrid"` is no label at all: negative images made of two digits (unsupervised FF, label
+ * `"none"`; see hybrid.ts).
  */
-export type NegativeMode = "permute" | "wrong" | "hard";
+export type NegativeMode = "permute" | "wrong" | "hard" | "hybrid";
 
 /** Labels as the post passes them (a tensor) or as plain numbers. */
 export type Labels = ArrayLike<number> | tf.Tensor;
@@ -93,7 +96,8 @@ export function labelArray(y: Labels, rows: number, numClasses: number): Int32Ar
  *
  * @param x images, [n, features]
  * @param y one label per row (array or tensor), or `"neutral"`
- * @returns [n, features + numClasses] for concat, [n, features] for overlay
+ * @returns [n, features + numClasses] for concat, [n, features] for overlay, and for `"none"` a
+ *   copy of x, the label left out
  *
  * @example
  * ```ts
@@ -120,8 +124,8 @@ export function combineXY(
     throw new Error("x must be a 2-D tensor of images, one per row");
   }
   const [rows, features] = x.shape;
-  if (mode !== "concat" && mode !== "overlay") {
-    throw new Error(`label mode must be "concat" or "overlay", got "${mode}"`);
+  if (mode !== "concat" && mode !== "overlay" && mode !== "none") {
+    throw new Error(`label mode must be "concat", "overlay" or "none", got "${mode}"`);
   }
   if (value !== "max" && !Number.isFinite(value)) {
     throw new Error(`label value must be "max" or a number, got ${value}`);
@@ -133,6 +137,7 @@ export function combineXY(
     );
   }
   const labels = y === "neutral" ? undefined : labelArray(y, rows, numClasses);
+  if (mode === "none") return tf.clone(x);
   return tf.tidy((): tf.Tensor2D => {
     const strength = value === "max" ? tf.max(x) : tf.scalar(value);
     const block: tf.Tensor2D = labels === undefined

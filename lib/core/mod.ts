@@ -4,6 +4,7 @@
  * backend; lib/backends/ adds fast ones).
  *
  * - data.ts: positive and negative data (labels written into images; permuted, wrong, hard)
+ * - hybrid.ts: unsupervised negatives, two digits under a blurred random mask
  * - goodness.ts: goodness and the FF loss, with its gradient
  * - layer.ts: a layer that learns on its own (normalisation, peer normalisation, dropout)
  * - network.ts: layers trained one after another or together; prediction by goodness or softmax
@@ -45,6 +46,15 @@ export {
   type NegativeMode,
   sampleLabels,
 } from "./data.ts";
+export {
+  checkBlurs,
+  DEFAULT_BLURS,
+  hybridMasks,
+  hybridNegatives,
+  type HybridOptions,
+  type Hybrids,
+  type MaskOptions,
+} from "./hybrid.ts";
 export {
   defaultThreshold,
   ffLoss,

@@ -28,6 +28,7 @@ import {
   type NegativeMode,
 } from "./data.ts";
 import { goodness } from "./goodness.ts";
+import { checkBlurs, DEFAULT_BLURS, hybridNegatives } from "./hybrid.ts";
 import {
   type EpochCallback,
   Layer,
@@ -94,6 +95,7 @@ const MINI_BATCH_OPTIONS: readonly (keyof MiniBatchOptions)[] = [
   "cooldown",
   "shift",
   "dropout",
+  "blurs",
   "startEpoch",
   "onEpoch",
 ];
@@ -104,7 +106,10 @@ const SILENT_EPOCHS = 2;
 /** How {@linkcode FFNN.predict} picks a label. */
 export type Readout = "goodness" | "goodness-skip-first" | "softmax";
 
-/** The readouts a network has: goodness always, softmax when built with one. */
+/**
+ * The readouts a network may have: goodness with a label in the input, softmax when built with
+ * one (a network with label "none" has only that).
+ */
 export const READOUTS: readonly Readout[] = ["goodness", "goodness-skip-first", "softmax"];
 
 /** Options of {@linkcode FFNN.trainMiniBatch}; the defaults are the plain mini-batch loop. */
@@ -113,9 +118,13 @@ export interface MiniBatchOptions {
   batchSize: number;
   /** Passes over the images. */
   epochs: number;
-  /** Default "permute". "hard" needs the softmax readout, whose scores it samples from. */
+  /**
+   * Default "permute". "hard" needs the softmax readout, whose scores it samples from. "hybrid"
+   * (unsupervised, for label "none") makes each image's negative from it and another image under
+   * a blurred random mask, drawn anew every batch of every epoch (see hybrid.ts).
+   */
   negatives?: NegativeMode;
-  /** Seed of the shuffles, negative labels, shifts and dropout. Default 0. */
+  /** Seed of the shuffles, negative labels or hybrids, shifts and dropout. Default 0. */
   seed?: number;
   /** Hinton's linear cooldown of the learning rate over the second half. Default false. */
   cooldown?: boolean;
@@ -123,6 +132,8 @@ export interface MiniBatchOptions {
   shift?: number;
   /** Fraction of each layer's units dropped in every training pass. Default 0. */
   dropout?: number;
+  /** Negatives "hybrid": blurs of each mask's random bits (see hybridMasks). Default 10. */
+  blurs?: number;
   /** Continue a run that finished epoch startEpoch - 1 (see lib/checkpoint.ts). Default 1. */
   startEpoch?: number;
   /** Hears once per epoch (as layer 0 of 1, with the layers' mean loss). */
@@ -196,6 +207,9 @@ export class FFNN {
       throw new Error(
         `dims[0] (${dims[0]}) must be at least numClasses (${numClasses}) for label "overlay"`,
       );
+    }
+    if (!["concat", "overlay", "none"].includes(label)) {
+      throw new Error(`label must be "concat", "overlay" or "none", got "${label}"`);
     }
     if (labelValue !== "max") checkRange("labelValue", labelValue, {});
     this.readoutFrom = readout?.fromLayer ?? 1;
@@ -301,6 +315,7 @@ export class FFNN {
       seed = 0,
       shift = 0,
       dropout = 0,
+      blurs = DEFAULT_BLURS,
       startEpoch = 1,
       onEpoch,
     } = options;
@@ -328,9 +343,25 @@ export class FFNN {
           'a readout, or use negatives "permute" or "wrong"',
       );
     }
-    if (!["permute", "wrong", "hard"].includes(negatives)) {
-      throw new Error(`negatives must be "permute", "wrong" or "hard", got "${negatives}"`);
+    if (!["permute", "wrong", "hard", "hybrid"].includes(negatives)) {
+      throw new Error(
+        `negatives must be "permute", "wrong", "hard" or "hybrid", got "${negatives}"`,
+      );
     }
+    const hybrid = negatives === "hybrid";
+    if (hybrid !== (this.label === "none")) {
+      throw new Error(
+        hybrid
+          ? 'negatives "hybrid" are for a network with no label in its input: build it with ' +
+            'label "none"'
+          : `a network with label "none" has no label to make negatives "${negatives}" of: ` +
+            'use negatives "hybrid"',
+      );
+    }
+    checkBlurs(blurs);
+    // Without dropout the layers' positive pass is the neutral pass the readout reads: the
+    // readout learns from it, one forward pass fewer.
+    const statesFromSteps = hybrid && dropout === 0 && this.readout !== undefined;
     const images = await x.data() as Float32Array;
     // Checked once here, so that no step pays for a check of its batch.
     checkFiniteValues("x", images);
@@ -342,7 +373,7 @@ export class FFNN {
     for (let epoch = startEpoch; epoch <= epochs; epoch++) {
       const scale = options.cooldown ? cooldown(epoch, epochs) : 1;
       const order = randperm(rows, deriveSeed(seed, epoch, 1));
-      const yNegative = negatives === "hard" ? undefined : negativeLabels(labels, {
+      const yNegative = negatives === "hard" || hybrid ? undefined : negativeLabels(labels, {
         mode: negatives,
         seed: deriveSeed(seed, epoch, 2),
         numClasses: this.numClasses,
@@ -361,24 +392,37 @@ export class FFNN {
           : picked;
         const xBatch = tf.tensor2d(batchImages, [batch.length, pixels]);
         const yBatch = Int32Array.from(batch, (row) => labels[row]);
+        let xHybrids: tf.Tensor2D | undefined;
         try {
-          const yNegBatch = await this.#readoutStep(
+          if (hybrid) {
+            const made = hybridNegatives(images, batch, {
+              pixels,
+              blurs,
+              seed: deriveSeed(seed, epoch, 6, batches),
+            }).images;
+            const negativeImages = shift > 0
+              ? shiftImages(made, batch.length, shift, shifts, background)
+              : made;
+            xHybrids = tf.tensor2d(negativeImages, [batch.length, pixels]);
+          }
+          const yNegBatch = statesFromSteps ? undefined : await this.#readoutStep(
             xBatch,
             yBatch,
             scale,
             negatives === "hard",
             deriveSeed(seed, epoch, 4, batches),
           ) ??
-            Int32Array.from(batch, (row) => yNegative![row]);
+            (hybrid ? undefined : Int32Array.from(batch, (row) => yNegative![row]));
           // No label is drawn (-1) from scores gone NaN: the layers' weights have overflowed.
-          if (yNegBatch.includes(-1)) {
+          if (yNegBatch?.includes(-1)) {
             sums.dispose();
             throw await this.#diverged(epoch, NaN);
           }
-          const losses = tf.tidy(() => {
+          const [losses, states] = tf.tidy(() => {
             let hPositive = this.#withLabels(xBatch, yBatch);
-            let hNegative = this.#withLabels(xBatch, yNegBatch);
-            return tf.stack(this.layers.map((layer, l) => {
+            let hNegative = xHybrids ?? this.#withLabels(xBatch, yNegBatch!);
+            const states: tf.Tensor2D[] = [];
+            const losses = tf.stack(this.layers.map((layer, l) => {
               const step = layer.step(hPositive, hNegative, {
                 scale,
                 dropout: dropout > 0
@@ -387,14 +431,20 @@ export class FFNN {
                 inputsChecked: true,
               });
               [hPositive, hNegative] = [step.hPositive, step.hNegative];
+              if (statesFromSteps && l >= this.readoutFrom) {
+                states.push(normalizeRows(step.hPositive, layer.options.normalize));
+              }
               return step.loss;
             }));
+            return [losses, states] as [tf.Tensor, tf.Tensor2D[]];
           });
+          if (statesFromSteps) this.readout!.step(states, yBatch, scale).dispose();
+          tf.dispose(states);
           const next = tf.add(sums, losses);
           tf.dispose([sums, losses]);
           sums = next;
         } finally {
-          xBatch.dispose();
+          tf.dispose([xBatch, ...xHybrids ? [xHybrids] : []]);
         }
       }
       const means = Array.from(await sums.data(), (sum) => sum / batches);
@@ -451,6 +501,12 @@ export class FFNN {
     [wantAll, wantSkipped]: [boolean, boolean],
   ): [tf.Tensor2D?, tf.Tensor2D?] {
     this.#checkImages(x, "x");
+    if (this.label === "none") {
+      throw new Error(
+        "goodness per label needs a label in the input, and this network has none (label " +
+          '"none"): ask its softmax readout (readoutScores)',
+      );
+    }
     const [first, ...rest] = this.layers;
     const rows = x.shape[0];
     const { normalize, goodness: kind } = first.options;
@@ -512,8 +568,10 @@ export class FFNN {
    * judges: by goodness over all layers (the post), over all but the first, or by the softmax
    * readout.
    */
-  predict(x: tf.Tensor2D, { readout = "goodness" }: { readout?: Readout } = {}): tf.Tensor1D {
-    return this.predictEach(x, [readout])[readout]!;
+  predict(x: tf.Tensor2D, { readout }: { readout?: Readout } = {}): tf.Tensor1D {
+    // Default: goodness, where the network has a label to judge by; else the softmax readout.
+    const chosen = readout ?? this.readouts[0] ?? "softmax";
+    return this.predictEach(x, [chosen])[chosen]!;
   }
 
   /** {@linkcode FFNN.predict} by several readouts at once, sharing the goodness passes. */
@@ -524,6 +582,12 @@ export class FFNN {
     for (const readout of readouts) {
       if (!READOUTS.includes(readout)) {
         throw new Error(`readout must be one of ${READOUTS.join(", ")}, got "${readout}"`);
+      }
+      if (readout !== "softmax" && this.label === "none") {
+        throw new Error(
+          `readout "${readout}" asks which label gives the most goodness, but this network has ` +
+            'no label in its input (label "none"): predict by "softmax"',
+        );
       }
       if (readout === "goodness-skip-first" && this.layers.length < 2) {
         throw new Error('readout "goodness-skip-first" needs at least two layers');
@@ -546,10 +610,12 @@ export class FFNN {
     });
   }
 
-  /** The readouts this network can predict with. */
+  /** The readouts this network can predict with: no goodness without a label in the input. */
   get readouts(): Readout[] {
     return READOUTS.filter((r) =>
-      r === "softmax" ? this.readout !== undefined : r === "goodness" || this.layers.length > 1
+      r === "softmax"
+        ? this.readout !== undefined
+        : this.label !== "none" && (r === "goodness" || this.layers.length > 1)
     );
   }
 
@@ -681,7 +747,7 @@ export class FFNN {
     if (x.shape[1] === this.imageWidth) return;
     const how = this.label === "concat"
       ? `dims[0] = ${this.dims[0]} minus numClasses = ${this.numClasses}, for label "concat"`
-      : `dims[0] = ${this.dims[0]}, for label "overlay"`;
+      : `dims[0] = ${this.dims[0]}, for label "${this.label}"`;
     throw new Error(
       `${name} has ${x.shape[1]} features per row, but this network takes images of ` +
         `${this.imageWidth} (${how}): check numClasses and dims[0]`,
