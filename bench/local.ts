@@ -9,6 +9,7 @@
  *   multiplied by the fixed 0/1 mask on every step (Keras's LocallyConnected2D "implementation 2").
  *
  *   deno run -A bench/local.ts [--train-size 10000] [--rounds 2] [--backend blas]
+ *     [--sides hinton,gathered,masked]
  *
  * @module
  */
@@ -29,6 +30,7 @@ const flags = parseArgs({
     "train-size": { type: "string", default: "10000" },
     rounds: { type: "string", default: "2" },
     backend: { type: "string", default: "blas" },
+    sides: { type: "string", default: "hinton,gathered,masked" },
   },
 }).values;
 
@@ -60,7 +62,7 @@ function build(side: string): FFNN {
   return net;
 }
 
-const sides = ["hinton", "gathered", "masked"];
+const sides = flags.sides.split(",");
 const seconds: Record<string, number[]> = Object.fromEntries(sides.map((s) => [s, []]));
 for (let round = 0; round < Number(flags.rounds); round++) {
   for (const side of sides) {

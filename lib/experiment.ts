@@ -154,7 +154,7 @@ export const RECIPES: Readonly<Record<string, Recipe>> = {
     ...HINTON_LOCAL,
     name: "hinton-local-quick",
     description: "hinton-local's geometry with a quarter of the channels (32, 55, 128), " +
-      "5 epochs on 10,000 images: a check in about a minute",
+      "5 epochs on 10,000 images, for quick checks",
     layers: [512, 495, 512],
     local: PAPER_LOCAL.map((spec, i) => ({ ...spec, channels: [32, 55, 128][i] })),
     epochs: 5,
