@@ -22,6 +22,7 @@ import {
   TrainingInterrupted,
 } from "../lib/mod.ts";
 import { registerBlasBackend } from "../lib/backends/blas.ts";
+import { localAffine, localWeightGradient } from "../lib/core/local.ts";
 import { ignoreUnless, sharedPath } from "./shared.ts";
 
 const BACKENDS = ["cpu", "wasm", ...(registerBlasBackend().ok ? ["blas"] : [])];
@@ -438,5 +439,42 @@ Deno.test({
         "in --layers is 100: make them agree\n",
     );
     await Deno.remove(out, { recursive: true });
+  },
+});
+
+Deno.test({
+  name: "blas: the OpenBLAS kernels of the local product and gradient equal their formulas",
+  ignore: ignoreUnless(registerBlasBackend().ok, "OpenBLAS"),
+  async fn() {
+    await setBackend("blas");
+    try {
+      const before = tf.memory().numTensors;
+      for (const [i, geometry] of smallGeometries().entries()) {
+        const [inF, outF] = [SMALL_DIMS[i], SMALL_DIMS[i + 1]];
+        const x = rows(11, inF, 30 + i);
+        const dz = rows(11, outF, 40 + i);
+        const weight = rows(outF, geometry.patches[0].length, 50 + i);
+        const bias = tf.tidy(() => tf.reshape(rows(1, outF, 60 + i), [outF]) as tf.Tensor1D);
+        const { patches, channels } = geometry;
+        for (const activation of ["relu", "linear"] as const) {
+          const inputs = { x, weight, bias };
+          const attrs = { patches, channels, activation };
+          assert(tf.getKernel(localAffine.kernel.kernelName, "blas") !== undefined);
+          const fused = localAffine.kernel(inputs, attrs);
+          const plain = tf.tidy(() => localAffine.kernel.formula(inputs, attrs));
+          close(fused.dataSync(), plain.dataSync(), `product, ${activation}`);
+          tf.dispose([fused, plain]);
+        }
+        const fused = localWeightGradient.kernel({ dz, x }, { patches, channels });
+        const plain = tf.tidy(() =>
+          localWeightGradient.kernel.formula({ dz, x }, { patches, channels })
+        );
+        close(fused.dataSync(), plain.dataSync(), "gradient");
+        tf.dispose([fused, plain, x, dz, weight, bias]);
+      }
+      assertEquals(tf.memory().numTensors, before);
+    } finally {
+      await setBackend("cpu");
+    }
   },
 });
