@@ -8,6 +8,7 @@
 import type {
   GoodnessKind,
   LabelMode,
+  LocalSpec,
   NegativeMode,
   NormKind,
   ReadoutOptions,
@@ -24,6 +25,11 @@ export interface Recipe {
   pixels: PixelScale;
   /** Widths of the hidden layers (the input width follows from the label mode). */
   layers: number[];
+  /**
+   * Locally connected first layers, one geometry each (lib/core/local.ts); each one's units,
+   * grid × channels, must be its width in `layers`. Absent: every layer dense.
+   */
+  local?: LocalSpec[];
   label: LabelMode;
   labelValue: "max" | number;
   normalize: NormKind;

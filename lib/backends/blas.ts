@@ -27,6 +27,7 @@ import { type MathBackendCPU, tf } from "../deps.ts";
 import { readEnv } from "../env.ts";
 import { sgdUpdate } from "../core/optim.ts";
 import { allocateOutput, PooledCPUBackend, updateOutputs } from "./pool.ts";
+import { LOCAL_KERNELS } from "./local_kernels.ts";
 
 /** The name the backend registers under, for `tf.setBackend`. */
 export const BLAS_BACKEND = "blas";
@@ -78,6 +79,13 @@ export interface SgemmArgs {
   transposeA: boolean;
   transposeB: boolean;
   beta: 0 | 1;
+  /**
+   * Row strides of a, b and c as stored, where a matrix is a block of a wider one (the local
+   * layers' products, ./local_kernels.ts); default their stored widths.
+   */
+  lda?: number;
+  ldb?: number;
+  ldc?: number;
 }
 
 /**
@@ -233,6 +241,9 @@ export function registerBlasBackend(): ({ ok: true } & BlasInfo) | BlasMissing {
     backendName: BLAS_BACKEND,
     kernelFunc: columnSumKernel(found.sgemm, tf.getKernel(tf.Sum, "cpu").kernelFunc),
   });
+  for (const [kernelName, make] of LOCAL_KERNELS) {
+    replaceKernel({ kernelName, backendName: BLAS_BACKEND, kernelFunc: make(found.sgemm) });
+  }
   replaceKernel({
     kernelName: sgdUpdate.kernelName,
     backendName: BLAS_BACKEND,
@@ -314,7 +325,7 @@ function loaded(
   const configPointer = openblas_get_config?.() ?? null;
   const config = configPointer === null ? "" : Deno.UnsafePointerView.getCString(configPointer);
   const threads = openblas_get_num_threads?.();
-  const sgemm: Sgemm = ({ a, b, c, m, n, k, transposeA, transposeB, beta }) => {
+  const sgemm: Sgemm = ({ a, b, c, m, n, k, transposeA, transposeB, beta, lda, ldb, ldc }) => {
     cblas_sgemm(
       CBLAS_ROW_MAJOR,
       transposeA ? CBLAS_TRANS : CBLAS_NO_TRANS,
@@ -324,12 +335,12 @@ function loaded(
       k,
       1,
       a,
-      transposeA ? m : k,
+      lda ?? (transposeA ? m : k),
       b,
-      transposeB ? k : n,
+      ldb ?? (transposeB ? k : n),
       beta,
       c,
-      n,
+      ldc ?? n,
     );
   };
   return {

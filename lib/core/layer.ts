@@ -17,6 +17,13 @@ import {
   goodness,
   type GoodnessKind,
 } from "./goodness.ts";
+import {
+  inputsPerUnit,
+  localAffine,
+  localColumn,
+  type LocalGeometry,
+  localWeightGradient,
+} from "./local.ts";
 import { Adam, type Optimizer, SGD } from "./optim.ts";
 import { mulberry32, MULBERRY32_STEP, normal, uniform } from "./random.ts";
 
@@ -149,6 +156,11 @@ export interface LayerOptions {
   weight?: number[][] | tf.Tensor2D;
   /** Initial bias, [out]; replaces `init`. */
   bias?: number[] | tf.Tensor1D;
+  /**
+   * Locally connected (lib/core/local.ts): which inputs each location's units see. The weight
+   * is then [out, inputs per unit]. Default: dense, every unit sees every input.
+   */
+  local?: LocalGeometry;
 }
 
 const normalizeFormula: Fusable<{ x: tf.Tensor2D }, { kind: NormKind }, tf.Tensor2D> = fusable(
@@ -207,8 +219,10 @@ export class Layer {
   readonly inFeatures: number;
   readonly outFeatures: number;
   /** Every option, defaults filled in. */
-  readonly options: Readonly<Required<Omit<LayerOptions, "weight" | "bias">>>;
-  /** [out, in], as torch.nn.Linear.weight. */
+  readonly options: Readonly<Required<Omit<LayerOptions, "weight" | "bias" | "local">>>;
+  /** A local layer's wiring (lib/core/local.ts); absent for a dense layer. */
+  readonly local?: LocalGeometry;
+  /** [out, in], as torch.nn.Linear.weight; a local layer's is [out, inputs per unit]. */
   readonly weight: tf.Variable<tf.Rank.R2>;
   /** [out]. */
   readonly bias: tf.Variable<tf.Rank.R1>;
@@ -240,9 +254,12 @@ export class Layer {
       seed: options.seed ?? 0,
     };
     checkOptions(this.options);
+    if (options.local) checkLocal(options.local, inFeatures, outFeatures);
+    this.local = options.local;
     this.inFeatures = inFeatures;
     this.outFeatures = outFeatures;
-    const [weight, bias] = initialWeights(inFeatures, outFeatures, this.options, options);
+    const fanIn = this.local ? inputsPerUnit(this.local) : inFeatures;
+    const [weight, bias] = initialWeights(fanIn, outFeatures, this.options, options);
     this.weight = tf.variable(weight, true);
     this.bias = tf.variable(bias, true);
     tf.dispose([weight, bias]);
@@ -367,9 +384,26 @@ export class Layer {
     return tf.tidy(() => {
       const x = this.#normalizedInput(xPositive, xNegative);
       const { loss, dz } = this.#lossGradient(x, xPositive.shape[0]);
-      const [weight, bias] = parameterGradients(dz, x);
+      const [weight, bias] = this.#parameterGradients(dz, x);
       return { loss, weight, bias };
     });
+  }
+
+  /** x̂Wᵀ + b for rows x̂ already normalised, before the relu. */
+  linear(x: tf.Tensor2D): tf.Tensor2D {
+    return tf.tidy(() => this.#affine(x, "linear"));
+  }
+
+  /**
+   * The weights of every unit on input `column`, [out, 1]: a column of `weight` for a dense
+   * layer; for a local one, of the dense weight it stands for (0 where a patch leaves it out).
+   */
+  inputColumn(column: number): tf.Tensor2D {
+    return tf.tidy(() =>
+      this.local
+        ? localColumn(this.weight, this.local, column)
+        : tf.slice(this.weight, [0, column], [-1, 1])
+    );
   }
 
   /** Every variable the layer trains or keeps: parameters, then optimiser and peer state. */
@@ -401,8 +435,12 @@ export class Layer {
     );
   }
 
-  /** x̂Wᵀ + b, then `activation`, for rows x̂ already normalised: one fused product. */
+  /**
+   * x̂Wᵀ + b, then `activation`, for rows x̂ already normalised: one fused product, or a local
+   * layer's product.
+   */
   #affine(x: tf.Tensor2D, activation: "relu" | "linear"): tf.Tensor2D {
+    if (this.local) return localAffine(x, this.weight, this.bias, this.local, activation);
     return tf.fused.matMul({
       a: x,
       b: this.weight,
@@ -431,6 +469,14 @@ export class Layer {
     return { loss, h, dz };
   }
 
+  /** ∂loss/∂W = dzᵀx̂ (a local layer's: location by location) and ∂loss/∂b = Σ rows of dz. */
+  #parameterGradients(dz: tf.Tensor2D, x: tf.Tensor2D): [tf.Tensor2D, tf.Tensor1D] {
+    const weight: tf.Tensor2D = this.local
+      ? localWeightGradient(dz, x, this.local)
+      : tf.matMul(dz, x, true, false);
+    return [weight, tf.sum(dz, 0)];
+  }
+
   /** One optimiser step on normalised rows x̂; returns the loss and relu(z) from before it. */
   #update(
     x: tf.Tensor2D,
@@ -439,7 +485,7 @@ export class Layer {
     dropout?: { rate: number; seed: number },
   ): { loss: tf.Scalar; h: tf.Tensor2D } {
     const { loss, h, dz } = this.#lossGradient(x, numPositive, dropout);
-    this.optimizer.step(parameterGradients(dz, x), scale);
+    this.optimizer.step(this.#parameterGradients(dz, x), scale);
     return { loss, h };
   }
 }
@@ -448,11 +494,6 @@ export class Layer {
 export function silentLayer(layer: number, epoch: number, learningRate: number): string {
   return `layer ${layer + 1}: no unit is active on any training input (epoch ${epoch}), so it ` +
     `has stopped learning: lower learningRate (now ${learningRate})`;
-}
-
-/** ∂loss/∂W = dzᵀx̂ and ∂loss/∂b = Σ rows of dz. */
-function parameterGradients(dz: tf.Tensor2D, x: tf.Tensor2D): [tf.Tensor2D, tf.Tensor1D] {
-  return [tf.matMul(dz, x, true, false), tf.sum(dz, 0)];
 }
 
 /** 1/(1-rate) where a unit is kept, 0 where dropped, seeded. */
@@ -486,9 +527,31 @@ export const LAYER_OPTIONS: readonly (keyof LayerOptions)[] = [
   "seed",
   "weight",
   "bias",
+  "local",
 ];
 
-function checkOptions(options: Required<Omit<LayerOptions, "weight" | "bias">>): void {
+/** A local geometry that fits the layer: every patch as long, inside the input, units agreeing. */
+function checkLocal(local: LocalGeometry, inFeatures: number, outFeatures: number): void {
+  const { patches, channels } = local;
+  const perUnit = patches?.[0]?.length;
+  const fits = Array.isArray(patches) && perUnit > 0 && Number.isInteger(channels) &&
+    patches.length * channels === outFeatures &&
+    patches.every((inputs) =>
+      inputs.length === perUnit &&
+      inputs.every((i) => Number.isInteger(i) && i >= 0 && i < inFeatures)
+    );
+  if (!fits) {
+    throw new Error(
+      `local must give every location (patches) the same number of inputs, each below ` +
+        `inFeatures (${inFeatures}), and make outFeatures (${outFeatures}) as locations × ` +
+        `channels: build it with localGeometries`,
+    );
+  }
+}
+
+function checkOptions(
+  options: Required<Omit<LayerOptions, "weight" | "bias" | "local">>,
+): void {
   checkRange("threshold", options.threshold, { min: 0 });
   checkRange("learningRate", options.learningRate, { min: 0 });
   checkRange("momentum", options.momentum, { min: 0, below: 1 });

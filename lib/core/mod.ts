@@ -75,6 +75,13 @@ export {
   TrainingDiverged,
 } from "./layer.ts";
 export {
+  denseWeight,
+  localGeometries,
+  type LocalGeometry,
+  type LocalInput,
+  type LocalSpec,
+} from "./local.ts";
+export {
   FFNN,
   type FFNNOptions,
   type MiniBatchOptions,

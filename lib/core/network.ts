@@ -39,12 +39,13 @@ import {
   silentLayer,
   TrainingDiverged,
 } from "./layer.ts";
+import { localGeometries, type LocalSpec } from "./local.ts";
 import { cooldown } from "./optim.ts";
 import { deriveSeed, randperm, seededRandom } from "./random.ts";
 import { READOUT_OPTIONS, type ReadoutOptions, SoftmaxReadout } from "./readout.ts";
 
 /** Options of an {@linkcode FFNN}: every {@linkcode LayerOptions} applies to each layer. */
-export interface FFNNOptions extends Omit<LayerOptions, "weight" | "bias"> {
+export interface FFNNOptions extends Omit<LayerOptions, "weight" | "bias" | "local"> {
   /** Initial weights per layer ([out, in] and [out]), e.g. to reproduce a torch run. */
   layers?: { weight: number[][] | tf.Tensor2D; bias: number[] | tf.Tensor1D }[];
   /** Number of labels. Default 10. */
@@ -67,6 +68,12 @@ export interface FFNNOptions extends Omit<LayerOptions, "weight" | "bias"> {
    * its network predicts on images as they were loaded. Default: none, images as trained.
    */
   pixels?: { given: PixelStats; trained: PixelStats };
+  /**
+   * Locally connected first layers (lib/core/local.ts), one geometry per layer from the first:
+   * the first over the square image's pixels (with label "concat", every location also sees the
+   * label), each next over the grid below. Default: none, every layer dense.
+   */
+  local?: LocalSpec[];
 }
 
 /** A pixel scaling: byte p becomes (p/255 - mean) / std. */
@@ -186,6 +193,7 @@ export class FFNN {
       labelValue = "max",
       readout,
       pixels,
+      local = [],
       seed = 0,
       ...shared
     } = options;
@@ -233,6 +241,9 @@ export class FFNN {
         checkRange(`pixels.${side}.std`, pixels[side]?.std, { min: Number.MIN_VALUE });
       }
     }
+    const geometries = local.length > 0
+      ? this.#localGeometries(dims, local, numClasses, label)
+      : [];
     const { layers: _initial, ...kept } = options;
     this.options = kept;
     this.dims = [...dims];
@@ -242,7 +253,10 @@ export class FFNN {
     this.layers = [];
     try {
       for (const [i, out] of dims.slice(1).entries()) {
-        this.layers.push(new Layer(dims[i], out, { ...shared, seed: seed + i, ...layers[i] }));
+        const wiring = geometries[i] && { local: geometries[i] };
+        this.layers.push(
+          new Layer(dims[i], out, { ...shared, seed: seed + i, ...wiring, ...layers[i] }),
+        );
       }
       if (readout) {
         const { fromLayer: _, ...settings } = readout;
@@ -252,6 +266,27 @@ export class FFNN {
       this.dispose();
       throw e;
     }
+  }
+
+  /** The local layers' geometries, over a square image with the label (if appended) shared. */
+  #localGeometries(
+    dims: number[],
+    local: LocalSpec[],
+    numClasses: number,
+    label: LabelMode,
+  ): ReturnType<typeof localGeometries> {
+    const pixels = label === "concat" ? dims[0] - numClasses : dims[0];
+    const side = Math.round(Math.sqrt(pixels));
+    if (side * side !== pixels) {
+      throw new Error(
+        `local layers see square images, but the images here have ${pixels} pixels: use dense ` +
+          `layers (no local) for these images`,
+      );
+    }
+    const shared = label === "concat"
+      ? Array.from({ length: numClasses }, (_, k) => pixels + k)
+      : [];
+    return localGeometries(local, { image: [side, side, 1], shared, dims });
   }
 
   /** The width of the images this network takes, before the label is written in. */
@@ -518,7 +553,7 @@ export class FFNN {
     const [z0, c] = tf.tidy(() => {
       const x0 = normalizeRows(this.#withLabels(x, new Int32Array(rows)), normalize);
       return [
-        tf.fused.matMul({ a: x0, b: first.weight, transposeB: true, bias: first.bias }),
+        first.linear(x0),
         tf.slice(x0, [0, this.#labelColumn(0)], [rows, 1]),
       ];
     });
@@ -526,7 +561,7 @@ export class FFNN {
     // the activations (gigabytes at 50,000 images).
     const perLabel = Array.from({ length: this.numClasses }, (_, label) =>
       tf.tidy(() => {
-        const w = (k: number) => tf.slice(first.weight, [0, this.#labelColumn(k)], [-1, 1]);
+        const w = (k: number) => first.inputColumn(this.#labelColumn(k));
         const shift = tf.transpose(tf.sub(w(label), w(0)));
         let h = tf.fused.matMul({ a: c, b: shift, bias: z0, activation: "relu" }) as tf.Tensor2D;
         const firstGoodness = goodness(h, kind);
