@@ -33,7 +33,6 @@ import { checkBackend, checkFinite, checkFiniteValues, checkNames, checkRange } 
 import { hardNegativeLabels, labelArray, type Labels, negativeLabels } from "./data.ts";
 import { ffLossAndGradient, goodness } from "./goodness.ts";
 import {
-  type EpochCallback,
   Layer,
   LAYER_OPTIONS,
   type LayerOptions,
@@ -41,7 +40,13 @@ import {
   normalizeRows,
   TrainingDiverged,
 } from "./layer.ts";
-import { asTrained, type MiniBatchOptions, type PixelStats, type Readout } from "./network.ts";
+import {
+  asTrained,
+  type FFNN,
+  type MiniBatchOptions,
+  type PixelStats,
+  type Readout,
+} from "./network.ts";
 import { cooldown } from "./optim.ts";
 import { deriveSeed, randperm } from "./random.ts";
 import { READOUT_OPTIONS, type ReadoutOptions, SoftmaxReadout } from "./readout.ts";
@@ -161,7 +166,8 @@ export class RecurrentFF {
       checkRange(`pixels.${side}.mean`, pixels[side]?.mean, {});
       checkRange(`pixels.${side}.std`, pixels[side]?.std, { min: Number.MIN_VALUE });
     }
-    this.options = options;
+    // The step settings are kept filled in: they tell a saved network from an FFNN.
+    this.options = { ...options, iterations, damping, testIterations: [first, last] };
     this.dims = [...dims];
     this.numClasses = numClasses;
     this.iterations = iterations;
@@ -223,7 +229,10 @@ export class RecurrentFF {
    * The test's score of each label, [n, numClasses]: goodness summed over the hidden layers (all,
    * or with `skipFirst` all but the first), averaged over steps `testIterations`.
    */
-  goodnessPerLabel(x: tf.Tensor2D, { skipFirst = false }: { skipFirst?: boolean } = {}) {
+  goodnessPerLabel(
+    x: tf.Tensor2D,
+    { skipFirst = false }: { skipFirst?: boolean } = {},
+  ): tf.Tensor2D {
     return tf.tidy(() => {
       const wanted: [boolean, boolean] = [!skipFirst, skipFirst];
       const perStep = this.#goodness(this.#asked(x), this.testIterations[1], wanted);
@@ -657,6 +666,9 @@ export class RecurrentFF {
     }
   }
 }
+
+/** Either kind of network: what training, checkpoints and weights files take. */
+export type Network = FFNN | RecurrentFF;
 
 /** x Wᵀ + b, then `activation`: one fused product. */
 function affine(layer: Layer, x: tf.Tensor2D, activation: "relu" | "linear"): tf.Tensor2D {
