@@ -31,8 +31,8 @@
 import {
   type EpochCallback,
   type EpochProgress,
-  type FFNN,
   likelySetting,
+  type Network,
   type Optimizer,
   tf,
   TrainingDiverged,
@@ -200,7 +200,7 @@ function checkSense(saved: SavedCheckpoint, path: string): void {
  * Where the checkpoint stands must be a place in this network's training: as many layers (or one,
  * for mini-batches), its recipe's epochs, and a loss for every epoch trained.
  */
-function checkPosition(saved: SavedCheckpoint, net: FFNN, path: string): void {
+function checkPosition(saved: SavedCheckpoint, net: Network, path: string): void {
   const p = saved.position;
   const miniBatches = saved.recipe ? saved.recipe.batchSize !== undefined : p.layers === 1;
   const layers = miniBatches ? 1 : net.layers.length;
@@ -246,7 +246,7 @@ function checkPosition(saved: SavedCheckpoint, net: FFNN, path: string): void {
  * ```
  */
 export async function openCheckpoint(
-  net: FFNN,
+  net: Network,
   options?: CheckpointOptions | string,
   run: { recipe?: Recipe; data?: Mnist } = {},
 ): Promise<Checkpointer> {
@@ -303,7 +303,7 @@ export class Checkpointer {
   readonly done: boolean;
   /** The checkpoint training continues from, if any. */
   readonly resumed?: SavedCheckpoint;
-  readonly #net: FFNN;
+  readonly #net: Network;
   readonly #options?: CheckpointOptions & { everyMinutes: number };
   readonly #run: Pick<SavedCheckpoint, "recipe" | "data">;
   #saved?: Position;
@@ -312,7 +312,7 @@ export class Checkpointer {
   #warned = false;
 
   constructor(
-    net: FFNN,
+    net: Network,
     options?: CheckpointOptions & { everyMinutes: number },
     run: Pick<SavedCheckpoint, "recipe" | "data"> = {},
     resumed?: SavedCheckpoint,
@@ -425,7 +425,7 @@ function position({ layer, layers, epoch, epochs }: Position): Position {
   return { layer, layers, epoch, epochs };
 }
 
-function optimizersOf(net: FFNN): Optimizer[] {
+function optimizersOf(net: Network): Optimizer[] {
   return [
     ...net.layers.map((layer) => layer.optimizer),
     ...(net.readout ? [net.readout.optimizer] : []),
@@ -436,7 +436,7 @@ function optimizersOf(net: FFNN): Optimizer[] {
  * A weight (or optimiser state) that is no longer a finite number would be saved over the last
  * good checkpoint: stop, naming the layer, the epoch and the setting to change.
  */
-async function checkFinite(net: FFNN, p: Position): Promise<void> {
+async function checkFinite(net: Network, p: Position): Promise<void> {
   const variables = net.variables;
   // 0·x sums to 0 exactly when every x is finite (0·∞ and 0·NaN are NaN).
   const sums = tf.tidy(() => tf.stack(variables.map((v) => tf.sum(tf.mul(v, 0)))));
@@ -462,7 +462,7 @@ async function checkFinite(net: FFNN, p: Position): Promise<void> {
 /** The first setting in which the checkpoint's run differs from this one: a one-line error. */
 function checkSameRun(
   saved: SavedCheckpoint,
-  net: FFNN,
+  net: Network,
   recipe: Recipe | undefined,
   data: SavedCheckpoint["data"],
   path: string,

@@ -22,9 +22,12 @@ import {
   localGeometries,
   type LocalSpec,
   negativeLabels,
+  type Network,
   type PixelStats,
   randperm,
   type Readout,
+  RecurrentFF,
+  type RecurrentOptions,
   tf,
 } from "./core/mod.ts";
 import {
@@ -151,6 +154,26 @@ const HINTON_LOCAL: Recipe = {
   label: "concat",
 };
 
+/**
+ * The paper's recurrent net (§3.4): Hinton's recipe for every layer (RMS normalisation, sum
+ * goodness, SGD with weight cost and cooldown, peer normalisation, hard negatives from a softmax
+ * readout), two hidden layers of 2000 between the pixels and the label, 8 damped steps, the test
+ * on steps 3 to 5, 60 epochs. The paper says "2 or 3" layers: two, since every step costs the
+ * products of all layers, 8 steps on positive and negative rows, and three layers of 2000 would
+ * take 1.8 times as long (layer 2 reads 2000 + 2000 values, not 2000 + 10). Where the paper is
+ * silent (which steps train, whose goodness), lib/core/recurrent.ts says what was chosen.
+ */
+const RECURRENT: Recipe = {
+  ...HINTON,
+  name: "recurrent",
+  description: "the paper's recurrent top-down net: [784, 2000, 2000] with the label on top, " +
+    "8 synchronous damped steps after one bottom-up pass, test by goodness over steps 3-5, " +
+    "Hinton's optimiser and hard negatives, 60 epochs",
+  layers: [2000, 2000],
+  readout: { ...HINTON.readout!, fromLayer: 0 },
+  recurrent: { iterations: 8, damping: 0.3, testIterations: [3, 5] },
+};
+
 /** The named recipes; `fast` is what `deno task train` runs with no flags. */
 export const RECIPES: Readonly<Record<string, Recipe>> = {
   fast: {
@@ -205,6 +228,17 @@ export const RECIPES: Readonly<Record<string, Recipe>> = {
     layers: [512, 495, 512],
     local: PAPER_LOCAL.map((spec, i) => ({ ...spec, channels: [32, 55, 128][i] })),
     epochs: 5,
+    trainSize: 10_000,
+  },
+  recurrent: RECURRENT,
+  "recurrent-quick": {
+    ...RECURRENT,
+    name: "recurrent-quick",
+    description: "the recurrent net, small: [784, 500, 500] on 10,000 images, 5 epochs",
+    layers: [500, 500],
+    epochs: 5,
+    // Every image costs 8 steps of every layer, on positive and negative rows, and its test
+    // 5 steps for each of 10 labels: a fifth of the images keeps the run to minutes.
     trainSize: 10_000,
   },
 };
@@ -301,7 +335,7 @@ export function recipe(name: string, overrides: Partial<Recipe> = {}): Recipe {
 /** Every field a recipe may have. */
 const RECIPE_FIELDS = [
   ...Object.keys(POST),
-  ...["threshold", "batchSize", "trainSize", "blurs", "local"],
+  ...["threshold", "batchSize", "trainSize", "blurs", "local", "recurrent"],
 ];
 
 /** Throws a one-line error, in the recipe's own field names, for settings that cannot run. */
@@ -357,6 +391,7 @@ export function checkRecipe(r: Recipe): void {
       'with label "none" only the softmax readout can tell the class: turn the readout on',
     );
   }
+  if (r.recurrent) checkRecurrent(r);
   if (r.batchSize === undefined) {
     if (hybrid) {
       throw new Error('negatives "hybrid" train with mini-batches only: set batchSize');
@@ -374,6 +409,33 @@ export function checkRecipe(r: Recipe): void {
       );
     }
   }
+}
+
+/** What a recurrent recipe cannot have, in the recipe's names. */
+function checkRecurrent(r: Recipe): void {
+  if (r.batchSize === undefined) {
+    throw new Error("the recurrent network trains on mini-batches only: set batchSize");
+  }
+  for (const name of ["shift", "dropout"] as const) {
+    if (r[name]) throw new Error(`${name} is not supported by the recurrent network: set it to 0`);
+  }
+  if (r.local) throw new Error("the recurrent network has dense layers only: leave out local");
+  if (r.label === "none") {
+    throw new Error('the recurrent network reads the label at its top: set label "overlay"');
+  }
+  const { iterations, damping, testIterations, ...rest } = r.recurrent!;
+  checkNames(rest, [], "recurrent setting");
+  // The network checks its step settings in its own names: a throwaway one says.
+  new RecurrentFF([1, 1], { iterations, damping, testIterations }).dispose();
+}
+
+/** The recurrent network's options for a recurrent recipe (its readout reads every layer). */
+export function recurrentOptions(r: Recipe): RecurrentOptions {
+  const { label: _, labelValue: __, readout, epochs: ___, local: ____, ...shared } = networkOptions(
+    r,
+  );
+  const { fromLayer: _____, ...readoutOptions } = r.readout ?? {};
+  return { ...shared, ...r.recurrent!, ...(readout && { readout: readoutOptions }) };
 }
 
 /** The network's options for a recipe. */
@@ -454,11 +516,11 @@ export interface ExperimentResult {
   /** Where this call's time went, wall clock: see {@linkcode Stages}. */
   stages: Stages;
   /**
-   * The trained network; dispose it when done. It takes images as `data` held them: where the
+   * The trained network (an FFNN; a RecurrentFF for recurrent recipes); dispose it when done. It takes images as `data` held them: where the
    * recipe trained on other pixel scaling, its `options.pixels` brings them over (exactly), so
    * `net.predict(pick(data.test, rows).x)` gives the labels the run scored.
    */
-  net: FFNN;
+  net: Network;
 }
 
 /**
@@ -466,7 +528,7 @@ export interface ExperimentResult {
  * network has), computed a few thousand rows at a time.
  */
 export async function errorRates(
-  net: FFNN,
+  net: Network,
   x: tf.Tensor2D,
   y: ArrayLike<number>,
   readouts: readonly Readout[] = net.readouts,
@@ -490,7 +552,7 @@ export async function errorRates(
 
 /** Fraction of rows whose label `readout` predicts wrongly. */
 export async function errorRate(
-  net: FFNN,
+  net: Network,
   x: tf.Tensor2D,
   y: ArrayLike<number>,
   readout: Readout = "goodness",
@@ -502,7 +564,10 @@ export async function errorRate(
  * Every readout's error on a split, read where the split holds its images: no copy, since
  * tfjs only reads a tensor's values (a copy of the 10,000 validation images is 31 MB to fill).
  */
-async function scoreSplit(net: FFNN, split: MnistSplit): Promise<Partial<Record<Readout, number>>> {
+async function scoreSplit(
+  net: Network,
+  split: MnistSplit,
+): Promise<Partial<Record<Readout, number>>> {
   const images = split.images.subarray(0, split.count * IMAGE_SIZE);
   const x = tf.tensor2d(images, [split.count, IMAGE_SIZE]);
   try {
@@ -636,13 +701,11 @@ export async function runExperiment(
     );
   }
   const rows = randperm(available, r.seed).subarray(0, r.trainSize ?? available);
-  const net = new FFNN([inputWidth(r.label), ...r.layers], {
-    ...networkOptions(r),
-    ...data.pixels !== r.pixels &&
-      {
-        pixels: { given: pixelStats(data.pixels, dataset), trained: pixelStats(r.pixels, dataset) },
-      },
-  });
+  const pixels = data.pixels !== r.pixels &&
+    { pixels: { given: pixelStats(data.pixels, dataset), trained: pixelStats(r.pixels, dataset) } };
+  const net = r.recurrent
+    ? new RecurrentFF([IMAGE_SIZE, ...r.layers], { ...recurrentOptions(r), ...pixels })
+    : new FFNN([inputWidth(r.label), ...r.layers], { ...networkOptions(r), ...pixels });
   try {
     const curve: ExperimentResult["curve"] = [];
     let scoringAlong = 0;
@@ -759,12 +822,22 @@ function epochTimer(start: number, onEpoch?: EpochCallback) {
 /** The settings of a mini-batch recipe that `FFNN.trainMiniBatch` takes (it refuses the rest). */
 export function miniBatchOptions(r: Recipe & { batchSize: number }) {
   const { batchSize, epochs, negatives, seed, cooldown, shift, dropout, blurs } = r;
-  return { batchSize, epochs, negatives, seed, cooldown, shift, dropout, blurs };
+  // Only hybrid negatives have masks to blur (the recurrent network takes no such option).
+  return {
+    batchSize,
+    epochs,
+    negatives,
+    seed,
+    cooldown,
+    shift,
+    dropout,
+    ...(blurs !== undefined && { blurs }),
+  };
 }
 
 /** The post's full-batch training, or mini-batches when the recipe has a batch size. */
 async function train(
-  net: FFNN,
+  net: Network,
   { x, y }: { x: tf.Tensor2D; y: Int32Array },
   r: Recipe,
   onEpoch: EpochCallback,
@@ -779,6 +852,7 @@ async function train(
       });
       return;
     }
+    if (net instanceof RecurrentFF) throw new Error("the recurrent network needs batchSize");
     const mode = r.negatives === "wrong" ? "wrong" : "permute";
     const yNegative = negativeLabels(y, { mode, seed: r.seed + 1 });
     const label = { mode: r.label, value: r.labelValue };

@@ -57,6 +57,12 @@ export interface Recipe {
   blurs?: number;
   /** Hinton's softmax readout, or null for none. */
   readout: (ReadoutOptions & { fromLayer: number }) | null;
+  /**
+   * The paper's recurrent, top-down network (lib/core/recurrent.ts) with these step settings;
+   * absent: a feed-forward stack. Recurrent recipes train on mini-batches; the label is the top
+   * layer, so `label` and `labelValue` do not apply, nor do `shift` and `dropout`.
+   */
+  recurrent?: { iterations: number; damping: number; testIterations: [number, number] };
   /** Training images, drawn (seeded) from the training split; absent: all of it. */
   trainSize?: number;
   seed: number;

@@ -19,7 +19,14 @@
  *
  * @module
  */
-import { FFNN, type FFNNOptions, tf } from "./core/mod.ts";
+import {
+  FFNN,
+  type FFNNOptions,
+  type Network,
+  RecurrentFF,
+  type RecurrentOptions,
+  tf,
+} from "./core/mod.ts";
 import { checksummedJsonBytes, sha256, verifiedJson, writeFileAtomic } from "./files.ts";
 import type { Recipe } from "./recipe.ts";
 
@@ -49,7 +56,7 @@ export interface SavedNetwork {
   format: typeof FORMAT;
   version: typeof VERSION | typeof UNCHECKED_VERSION;
   dims: number[];
-  options: Omit<FFNNOptions, "layers">;
+  options: Omit<FFNNOptions, "layers"> | RecurrentOptions;
   /** net.variables, in order: each layer's parameters and training state, then the readout's. */
   variables: SavedTensor[];
 }
@@ -71,7 +78,7 @@ export interface WeightsHeader extends WeightsAbout {
   /** How the values are stored: float32 exactly, or rounded to float16. */
   dtype: "float32" | "float16";
   dims: number[];
-  options: Omit<FFNNOptions, "layers">;
+  options: Omit<FFNNOptions, "layers"> | RecurrentOptions;
   /** Each stored tensor, in order: "layer1.weight", "layer1.bias", ..., "readout.weight1", ... */
   tensors: { name: string; shape: number[] }[];
 }
@@ -144,7 +151,7 @@ export function decodeTensor(saved: SavedTensor, shape: number[], source: string
 }
 
 /** The network as the JSON file and checkpoints store it (see {@linkcode saveNetwork}). */
-export async function networkState(net: FFNN): Promise<SavedNetwork> {
+export async function networkState(net: Network): Promise<SavedNetwork> {
   return {
     format: FORMAT,
     version: VERSION,
@@ -155,7 +162,7 @@ export async function networkState(net: FFNN): Promise<SavedNetwork> {
 }
 
 /** Sets every variable of `net` to the values of `saved`, checking each shape. */
-export function restoreVariables(net: FFNN, saved: SavedTensor[], source: string): void {
+export function restoreVariables(net: Network, saved: SavedTensor[], source: string): void {
   const variables = net.variables;
   if (!Array.isArray(saved) || saved.length !== variables.length) {
     throw new Error(
@@ -174,7 +181,7 @@ export function restoreVariables(net: FFNN, saved: SavedTensor[], source: string
 export async function networkFromState(
   saved: SavedNetwork & { sha256?: unknown },
   source: string,
-): Promise<FFNN> {
+): Promise<Network> {
   if (
     saved?.format !== FORMAT || (saved.version !== VERSION && saved.version !== UNCHECKED_VERSION)
   ) {
@@ -209,7 +216,7 @@ export async function networkFromState(
  * ```
  */
 export async function saveNetwork(
-  net: FFNN,
+  net: Network,
   path: string,
   options: SaveOptions = {},
 ): Promise<void> {
@@ -245,7 +252,7 @@ export async function saveNetwork(
  * assertEquals(net.dims, [14, 8, 8]);
  * ```
  */
-export async function loadNetwork(path: string): Promise<FFNN> {
+export async function loadNetwork(path: string): Promise<Network> {
   const bytes = await readWeightsFile(path);
   if (!isBinary(bytes)) return networkFromState(parseJson(bytes, path), path);
   const { header, values } = await parseBinary(bytes, path);
@@ -288,7 +295,7 @@ export async function readWeightsHeader(path: string): Promise<WeightsHeader> {
 }
 
 /** Each parameter that predicts, named as the binary file's header names it. */
-function parametersOf(net: FFNN): { name: string; shape: number[]; variable: tf.Variable }[] {
+function parametersOf(net: Network): { name: string; shape: number[]; variable: tf.Variable }[] {
   const named = (name: string, variable: tf.Variable) => ({
     name,
     shape: variable.shape,
@@ -304,7 +311,7 @@ function parametersOf(net: FFNN): { name: string; shape: number[]; variable: tf.
 }
 
 async function binaryWeights(
-  net: FFNN,
+  net: Network,
   precision: "float32" | "float16",
   about: WeightsAbout,
 ): Promise<Uint8Array> {
@@ -452,13 +459,16 @@ function parseJson(bytes: Uint8Array, path: string): SavedNetwork {
 /** A network of these dims and options, given to `fill`, disposed if anything throws. */
 function withNetwork(
   dims: number[],
-  options: Omit<FFNNOptions, "layers">,
+  options: Omit<FFNNOptions, "layers"> | RecurrentOptions,
   source: string,
-  fill: (net: FFNN) => void,
-): FFNN {
-  let net: FFNN;
+  fill: (net: Network) => void,
+): Network {
+  let net: Network;
   try {
-    net = new FFNN(dims, options);
+    // A recurrent network keeps its step settings among its options; an FFNN has none.
+    net = "iterations" in options
+      ? new RecurrentFF(dims, options as RecurrentOptions)
+      : new FFNN(dims, options as Omit<FFNNOptions, "layers">);
   } catch (e) {
     throw new Error(`${source} describes a network that cannot be built: ${(e as Error).message}`);
   }

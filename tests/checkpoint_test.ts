@@ -60,6 +60,10 @@ const RECIPES: [string, Recipe][] = [
       dropout: 0.1,
     }),
   ],
+  [
+    "the recurrent network",
+    recipe("recurrent-quick", { layers: [12, 12], epochs: 4, batchSize: 50, trainSize: 200 }),
+  ],
 ];
 
 async function outcome(result: Awaited<ReturnType<typeof runExperiment>>) {

@@ -125,9 +125,10 @@ Deno.test("a trained result predicts on the images as they were loaded: the natu
   const errors = await errorRates(result.net, x, y);
   // And those are the errors on the images scaled as the network trained, by a copy of it that
   // takes them as they are.
-  const { pixels: _, ...options } = result.net.options;
-  const plain = new FFNN(result.net.dims, options);
-  plain.variables.forEach((variable, i) => variable.assign(result.net.variables[i]));
+  const net = result.net as FFNN;
+  const { pixels: _, ...options } = net.options;
+  const plain = new FFNN(net.dims, options);
+  plain.variables.forEach((variable, i) => variable.assign(net.variables[i]));
   const asTrained = pickAll(withPixels(subset, "unit").test);
   const plainErrors = await errorRates(plain, asTrained.x, asTrained.y);
   // Scored as the plain call scores them, on a copy of the validation images: the same errors.

@@ -193,7 +193,7 @@ Deno.test("a label-free network learns real digits against hybrids; its softmax 
     const { saveNetwork } = await import("../lib/weights.ts");
     await saveNetwork(net, path);
     const loaded = await loadNetwork(path);
-    assertEquals(loaded.label, "none");
+    assertEquals((loaded as FFNN).label, "none");
     assertEquals(await errorRate(loaded, test.x, test.y, "softmax"), error);
     loaded.dispose();
   } finally {

@@ -2,7 +2,7 @@
 // the JSON form and the files from before checksums still loading, and every kind of damage (a
 // changed byte anywhere, a cut, another header) refused in one line naming the file.
 import { assert, assertEquals, assertRejects, assertStringIncludes } from "@std/assert";
-import { FFNN, recipe, setBackend, tf } from "../lib/mod.ts";
+import { FFNN, type Network, recipe, setBackend, tf } from "../lib/mod.ts";
 import { sha256 } from "../lib/files.ts";
 import { loadNetwork, networkState, readWeightsHeader, saveNetwork } from "../lib/weights.ts";
 
@@ -26,7 +26,7 @@ async function trainedNet(): Promise<FFNN> {
 }
 
 /** Every parameter that predicts, as bytes. */
-function parameterBytes(net: FFNN): Uint8Array[] {
+function parameterBytes(net: Network): Uint8Array[] {
   return [...net.layers.flatMap((l) => [l.weight, l.bias]), ...net.readout!.weights].map((v) =>
     new Uint8Array((v.dataSync() as Float32Array).slice().buffer)
   );

@@ -100,6 +100,7 @@ export {
   sgdUpdate,
 } from "./optim.ts";
 export { type ReadoutOptions, SoftmaxReadout } from "./readout.ts";
+export { type Network, RecurrentFF, type RecurrentOptions } from "./recurrent.ts";
 export { shiftImages } from "./augment.ts";
 export { deriveSeed, normal, type Random, randperm, seededRandom, uniform } from "./random.ts";
 export { type Fusable, fusable } from "./fusable.ts";

@@ -76,6 +76,20 @@ export interface FFNNOptions extends Omit<LayerOptions, "weight" | "bias" | "loc
   local?: LocalSpec[];
 }
 
+/**
+ * Images scaled as `pixels.given` brought to `pixels.trained` through each pixel's byte, so
+ * exactly (see {@linkcode FFNNOptions.pixels}); without `pixels`, x itself.
+ */
+export function asTrained(
+  x: tf.Tensor2D,
+  pixels?: { given: PixelStats; trained: PixelStats },
+): tf.Tensor2D {
+  if (!pixels) return x;
+  const { given, trained } = pixels;
+  const bytes = tf.round(tf.mul(tf.add(tf.mul(x, given.std), given.mean), 255));
+  return tf.div(tf.sub(tf.div(bytes, 255), trained.mean), trained.std);
+}
+
 /** A pixel scaling: byte p becomes (p/255 - mean) / std. */
 export interface PixelStats {
   mean: number;
@@ -767,11 +781,7 @@ export class FFNN {
   #asked(x: tf.Tensor2D): tf.Tensor2D {
     this.#checkImages(x, "x");
     checkFinite({ x });
-    const { pixels } = this.options;
-    if (!pixels) return x;
-    const { given, trained } = pixels;
-    const bytes = tf.round(tf.mul(tf.add(tf.mul(x, given.std), given.mean), 255));
-    return tf.div(tf.sub(tf.div(bytes, 255), trained.mean), trained.std);
+    return asTrained(x, this.options.pixels);
   }
 
   #checkImages(x: tf.Tensor2D, name: string): void {
