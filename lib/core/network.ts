@@ -20,7 +20,6 @@ import {
 } from "./check.ts";
 import {
   combineXY,
-  hardNegativeLabels,
   labelArray,
   type LabelMode,
   type Labels,
@@ -704,18 +703,7 @@ export class FFNN {
     if (!this.readout) return undefined;
     const states = tf.tidy(() => this.#neutralStates(x));
     try {
-      // The negatives come from the scores before the readout's step, as in Hinton's code.
-      let hardLabels: Int32Array | undefined;
-      if (hard) {
-        const scores = this.readout.logits(states);
-        try {
-          hardLabels = await hardNegativeLabels(scores, y, seed);
-        } finally {
-          scores.dispose();
-        }
-      }
-      this.readout.step(states, y, scale).dispose();
-      return hardLabels;
+      return await this.readout.trainStep(states, y, scale, hard, seed);
     } finally {
       tf.dispose(states);
     }

@@ -7,7 +7,7 @@
  */
 import { tf } from "./deps.ts";
 import { checkNames, checkRange } from "./check.ts";
-import { labelArray } from "./data.ts";
+import { hardNegativeLabels, labelArray } from "./data.ts";
 import { SGD } from "./optim.ts";
 
 /** The readout's training settings; the defaults are Hinton's code's. */
@@ -97,6 +97,30 @@ export class SoftmaxReadout {
   /** The readout's weights, then its optimiser's velocities. */
   get variables(): tf.Variable[] {
     return [...this.weights, ...this.optimizer.slots];
+  }
+
+  /**
+   * One step on a batch's states; with `hard`, also the batch's hard negative labels, drawn from
+   * the scores before the step, as in Hinton's code. Shared by FFNN and RecurrentFF.
+   */
+  async trainStep(
+    states: tf.Tensor2D[],
+    y: Int32Array,
+    scale: number,
+    hard: boolean,
+    seed: number,
+  ): Promise<Int32Array | undefined> {
+    let hardLabels: Int32Array | undefined;
+    if (hard) {
+      const scores = this.logits(states);
+      try {
+        hardLabels = await hardNegativeLabels(scores, y, seed);
+      } finally {
+        scores.dispose();
+      }
+    }
+    this.step(states, y, scale).dispose();
+    return hardLabels;
   }
 
   dispose(): void {

@@ -30,7 +30,7 @@
  */
 import { tf } from "./deps.ts";
 import { checkBackend, checkFinite, checkFiniteValues, checkNames, checkRange } from "./check.ts";
-import { hardNegativeLabels, labelArray, type Labels, negativeLabels } from "./data.ts";
+import { labelArray, type Labels, negativeLabels } from "./data.ts";
 import { ffLossAndGradient, goodness } from "./goodness.ts";
 import {
   Layer,
@@ -622,17 +622,7 @@ export class RecurrentFF {
     if (!this.readout) return undefined;
     const states = tf.tidy(() => this.#readoutStates(x));
     try {
-      let hardLabels: Int32Array | undefined;
-      if (hard) {
-        const scores = this.readout.logits(states);
-        try {
-          hardLabels = await hardNegativeLabels(scores, y, seed);
-        } finally {
-          scores.dispose();
-        }
-      }
-      this.readout.step(states, y, scale).dispose();
-      return hardLabels;
+      return await this.readout.trainStep(states, y, scale, hard, seed);
     } finally {
       tf.dispose(states);
     }
