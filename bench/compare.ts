@@ -6,6 +6,7 @@
  *   deno task bench:compare [--recipe post|hinton] [--epochs N] [--sizes 10000,50000]
  *                           [--runs 20000x4,50000x5] [--figure docs/compare_hinton.html]
  *                           [--backend blas] [--reference-malloc kept|system]
+ *                           [--dataset mnist|fashion-mnist]
  *
  * `--runs SIZExEPOCHS,...` gives each run its own epochs (for `hinton` the default is the
  * issue's small and full runs, 20000x4 and 50000x5). For each side it prints whole-process wall
@@ -43,6 +44,7 @@ const flags = parseArgs({
     figure: { type: "string" },
     backend: { type: "string", default: "blas" },
     "reference-malloc": { type: "string", default: "kept" },
+    dataset: { type: "string", default: "mnist" },
   },
 }).values;
 const recipe = flags.recipe;
@@ -64,7 +66,16 @@ const referenceDir = new URL("../../shared/reference/", import.meta.url).pathnam
 const reference = `${referenceDir}${
   recipe === "post" ? "blog_reference.py" : "ffcode_reference.py"
 }`;
-const mnist = new URL("../../shared/data/mnist", import.meta.url).pathname;
+// Both sides read the same four IDX files: the local MNIST mirror or Debian's Fashion-MNIST.
+const dataDirs: Record<string, string> = {
+  mnist: new URL("../../shared/data/mnist", import.meta.url).pathname,
+  "fashion-mnist": "/usr/share/datasets/fashion-mnist",
+};
+const mnist = dataDirs[flags.dataset];
+if (mnist === undefined) {
+  console.error(`--dataset must be mnist or fashion-mnist, got ${flags.dataset}`);
+  Deno.exit(1);
+}
 const python = "/usr/bin/python3";
 const mallocEnv: Record<string, Record<string, string>> = {
   kept: { GLIBC_TUNABLES: "glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=1099511627776" },
@@ -130,6 +141,7 @@ async function ours(size: number, epochs: number): Promise<Side> {
   await run(Deno.execPath(), [
     ..."run -A cli/train.ts --recipe".split(" "),
     recipe,
+    ...["--dataset", flags.dataset],
     ...["--data", mnist, "--train-size", String(size), "--epochs", String(epochs)],
     ...["--backend", flags.backend, "--out", out],
   ]);
@@ -196,7 +208,7 @@ async function theirs(size: number, epochs: number): Promise<Side> {
 
 const each = (values: number[]) => values.map((s) => s.toFixed(3)).join(" / ");
 console.log(
-  `recipe ${recipe}, ${
+  `recipe ${recipe} on ${flags.dataset}, ${
     runs.length ? "epochs by run" : `${defaultEpochs} epochs`
   }; PyTorch reference with malloc ${referenceMalloc}`,
 );
@@ -241,7 +253,7 @@ if (flags.figure) {
   const figure = new Plot({
     data: [trace("ours"), trace("PyTorch port")],
     layout: {
-      title: { text: `Test error against whole-process wall time, recipe ${recipe}` },
+      title: { text: `Test error against whole-process wall time, ${recipe} on ${flags.dataset}` },
       xaxis: { title: { text: "wall seconds (the whole command)" }, rangemode: "tozero" },
       yaxis: { title: { text: "test error (the readout validation picks)" } },
     },
