@@ -11,8 +11,19 @@
  */
 import { CHECKPOINT_FILE } from "../lib/checkpoint.ts";
 
-/** The files a run writes into its folder: their presence means the folder holds a run. */
-export const RESULT_FILES = [CHECKPOINT_FILE, "metrics.json", "weights.json", "report.html"];
+/** The trained network a finished run leaves (binary, lib/weights.ts). */
+export const WEIGHTS_FILE = "weights.ffw";
+/**
+ * The files a run writes into its folder: their presence means the folder holds a run
+ * (`weights.json`: what runs before the binary file wrote).
+ */
+export const RESULT_FILES = [
+  CHECKPOINT_FILE,
+  "metrics.json",
+  WEIGHTS_FILE,
+  "weights.json",
+  "report.html",
+];
 const LOCK_FILE = ".train.lock";
 
 /** A run folder held by this process until `release`. */

@@ -1,6 +1,6 @@
 /**
  * `deno task train`: trains a Forward-Forward network by a named recipe, prints the error of
- * every readout, and writes a run folder with metrics.json, weights.json and report.html; while
+ * every readout, and writes a run folder with metrics.json, weights.ffw and report.html; while
  * it trains, checkpoint.json, from which `--resume` continues a run that was stopped.
  * Everything it does lives in lib/; this file reads flags, maps the library's option names to
  * flags in its messages, and writes files.
@@ -39,7 +39,7 @@ import {
   stopOnSignals,
   type TrainOptions,
 } from "./resume.ts";
-import { claimRunFolder } from "./run_folder.ts";
+import { claimRunFolder, WEIGHTS_FILE } from "./run_folder.ts";
 
 /** Each recipe field a flag can set: its flag, how to read it, and the help line. */
 const FIELDS: Record<
@@ -624,7 +624,12 @@ async function train(
       } (readout ${result.readout}, the best on validation)${subset}`,
     );
 
-    await saveNetwork(result.net, `${out}/weights.json`);
+    // Binary (lib/weights.ts): a third of the JSON's size, and the recipe it needs to be used.
+    await saveNetwork(result.net, `${out}/${WEIGHTS_FILE}`, {
+      recipe: r,
+      dataset,
+      ...about.commit && { commit: about.commit },
+    });
     await writeReport(`${out}/report.html`, {
       title: `Forward-Forward, recipe ${r.name}: test error ${result.testError.toFixed(4)}`,
       summary: {
@@ -670,9 +675,11 @@ async function train(
     };
     await writeFileAtomic(`${out}/metrics.json`, JSON.stringify(metrics, null, 2) + "\n");
     result.net.dispose();
-    // The run is whole: its checkpoint would only repeat weights.json.
+    // The run is whole: its checkpoint would only repeat the weights (and the optimisers' state).
     await Deno.remove(`${out}/${CHECKPOINT_FILE}`).catch(() => {});
-    console.log(`wrote ${out}/metrics.json, weights.json, report.html (${seconds.toFixed(1)} s)`);
+    console.log(
+      `wrote ${out}/metrics.json, ${WEIGHTS_FILE}, report.html (${seconds.toFixed(1)} s)`,
+    );
     console.log(describeStages(stages));
     if (stop.received) {
       console.log(`${stop.received} came after training had finished: the results are written`);

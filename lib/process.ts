@@ -37,22 +37,37 @@ export function peakMemoryMiB(): number | null {
 export function gitCommit(dir: string = Deno.cwd()): string | null {
   try {
     let git = dir.replace(/\/+$/, "");
+    let dotGit: Deno.FileInfo | undefined;
     while (true) {
       try {
-        if (Deno.statSync(`${git}/.git`).isDirectory) break;
+        dotGit = Deno.statSync(`${git}/.git`);
+        break;
       } catch { /* not here: look above */ }
       const up = git.replace(/\/[^/]*$/, "");
       if (up === git || up === "") return null;
       git = up;
     }
-    const head = Deno.readTextFileSync(`${git}/.git/HEAD`).trim();
+    // A worktree's .git is a file naming its own folder, whose `commondir` holds the refs.
+    let gitDir = `${git}/.git`;
+    let refsDir = gitDir;
+    if (!dotGit.isDirectory) {
+      const named = Deno.readTextFileSync(gitDir).match(/^gitdir: (.*)$/m)?.[1].trim();
+      if (!named) return null;
+      gitDir = named.startsWith("/") ? named : `${git}/${named}`;
+      let common = ".";
+      try {
+        common = Deno.readTextFileSync(`${gitDir}/commondir`).trim();
+      } catch { /* a plain gitdir: its refs are its own */ }
+      refsDir = common.startsWith("/") ? common : `${gitDir}/${common}`;
+    }
+    const head = Deno.readTextFileSync(`${gitDir}/HEAD`).trim();
     if (!head.startsWith("ref: ")) return head;
     const ref = head.slice(5);
     try {
-      return Deno.readTextFileSync(`${git}/.git/${ref}`).trim();
+      return Deno.readTextFileSync(`${refsDir}/${ref}`).trim();
     } catch {
       // A packed ref: "<sha> <ref>" lines in packed-refs.
-      const packed = Deno.readTextFileSync(`${git}/.git/packed-refs`);
+      const packed = Deno.readTextFileSync(`${refsDir}/packed-refs`);
       return packed.split("\n").find((l) => l.endsWith(` ${ref}`))?.split(" ")[0] ?? null;
     }
   } catch {

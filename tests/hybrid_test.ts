@@ -281,7 +281,7 @@ Deno.test("`deno task train --recipe unsupervised-quick` runs as a process and w
   assert(metrics.test_error < 0.9, `test error ${metrics.test_error}`);
   const report = await Deno.readTextFile(`${out}/report.html`);
   assert(!report.includes("test error (goodness"), "the report lists a goodness readout");
-  const net = await loadNetwork(`${out}/weights.json`);
+  const net = await loadNetwork(`${out}/weights.ffw`);
   assertEquals(net.readouts, ["softmax"]);
   net.dispose();
 });

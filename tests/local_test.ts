@@ -415,7 +415,7 @@ Deno.test({
     const metrics = JSON.parse(await Deno.readTextFile(`${out}/metrics.json`));
     assertEquals(metrics.config.local, RECIPES["hinton-local-quick"].local);
     assertEquals(metrics.config.trainSize, 200);
-    const net = await loadNetwork(`${out}/weights.json`);
+    const net = await loadNetwork(`${out}/weights.ffw`);
     assertEquals(net.layers.map((l) => l.weight.shape), [[512, 110], [495, 128], [512, 220]]);
     net.dispose();
     const bad = await train("--data", mnistDir!, "--recipe", "hinton-local", "--layers", "100");

@@ -359,7 +359,7 @@ Deno.test({
   assertEquals(metrics.readout, best);
   assertEquals(metrics.test_error, metrics.errors[best].test);
   assertEquals(metrics.losses.map((l: number[]) => l.length), [2, 2]);
-  const loaded = await loadNetwork(`${out}/run/weights.json`);
+  const loaded = await loadNetwork(`${out}/run/weights.ffw`);
   assert(loaded instanceof RecurrentFF);
   assertEquals(loaded.dims, [784, 12, 12]);
   assertEquals(loaded.testIterations, [3, 5]);

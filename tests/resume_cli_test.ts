@@ -167,10 +167,10 @@ for (const c of CASES) {
         new RegExp(`resuming ${stopped} after (layer 2 )?epoch ${epoch} of`),
       );
       const [a, b] = [
-        await Deno.readFile(`${whole}/weights.json`),
-        await Deno.readFile(`${stopped}/weights.json`),
+        await Deno.readFile(`${whole}/weights.ffw`),
+        await Deno.readFile(`${stopped}/weights.ffw`),
       ];
-      assert(a.length === b.length && a.every((byte, i) => byte === b[i]), "weights.json differ");
+      assert(a.length === b.length && a.every((byte, i) => byte === b[i]), "weights.ffw differ");
       const [ma, mb] = await Promise.all(
         [whole, stopped].map(async (dir) =>
           JSON.parse(await Deno.readTextFile(`${dir}/metrics.json`))
@@ -182,7 +182,7 @@ for (const c of CASES) {
         assertEquals(mb[key], ma[key], key);
       }
       assert(!resumed.err.includes("can differ in the last bits"), resumed.err);
-      assertEquals(await names(stopped), ["metrics.json", "report.html", "weights.json"]);
+      assertEquals(await names(stopped), ["metrics.json", "report.html", "weights.ffw"]);
       await Deno.remove(whole, { recursive: true });
       await Deno.remove(stopped, { recursive: true });
     },
@@ -266,8 +266,8 @@ const TINY_HINTON = [...HINTON, "--train-size", "300", "--seed", "3", "--backend
 /** The same weights, byte for byte. */
 async function assertSameWeights(a: string, b: string) {
   const [x, y] = [
-    await Deno.readFile(`${a}/weights.json`),
-    await Deno.readFile(`${b}/weights.json`),
+    await Deno.readFile(`${a}/weights.ffw`),
+    await Deno.readFile(`${b}/weights.ffw`),
   ];
   assert(x.length === y.length && x.every((byte, i) => byte === y[i]), `${a} and ${b} differ`);
 }
@@ -304,7 +304,7 @@ Deno.test({
         assertEquals(await names(out), [".train.lock", "checkpoint.json"]);
         await new Train(["--resume", out]).finish();
         await assertSameWeights(whole, out);
-        assertEquals(await names(out), ["metrics.json", "report.html", "weights.json"]);
+        assertEquals(await names(out), ["metrics.json", "report.html", "weights.ffw"]);
         await Deno.remove(out, { recursive: true });
         continue;
       }
@@ -325,7 +325,7 @@ Deno.test({
         );
       }
       await assertSameWeights(whole, out);
-      assertEquals(await names(out), ["metrics.json", "report.html", "weights.json"]);
+      assertEquals(await names(out), ["metrics.json", "report.html", "weights.ffw"]);
       await Deno.remove(out, { recursive: true });
     }
     await Deno.remove(whole, { recursive: true });
@@ -416,7 +416,7 @@ Deno.test({
       m.curve.map(({ epoch, errors }) => ({ epoch, errors }));
     assertEquals(errors(b), errors(a));
     assertEquals(b.curve.length, 5);
-    assertEquals(await names(out), ["metrics.json", "report.html", "weights.json"]);
+    assertEquals(await names(out), ["metrics.json", "report.html", "weights.ffw"]);
     for (const dir of [whole, out]) await Deno.remove(dir, { recursive: true });
   },
 });

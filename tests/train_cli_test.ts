@@ -1,6 +1,6 @@
 // `deno task train` end to end on a small slice of real MNIST, and its handling of bad input.
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "@std/assert";
-import { loadMnist, loadNetwork, pick, setBackend, tf } from "../lib/mod.ts";
+import { loadMnist, loadNetwork, pick, readWeightsHeader, setBackend, tf } from "../lib/mod.ts";
 import { blasLibrary } from "../lib/backends/mod.ts";
 import { ignoreUnless, sharedPath, webgpuMissing } from "./shared.ts";
 import { inFlagTerms } from "../cli/train.ts";
@@ -212,8 +212,11 @@ for (
       );
       assertStringIncludes(await Deno.readTextFile(`${out}/report.html`), "Plotly.newPlot");
 
-      // The saved weights load and predict.
-      const net = await loadNetwork(`${out}/weights.json`);
+      // The saved weights load and predict, and say what made them.
+      const header = await readWeightsHeader(`${out}/weights.ffw`);
+      assertEquals([header.dtype, header.recipe?.name, header.dataset], ["float32", name, "mnist"]);
+      assertEquals(header.commit ?? null, metrics.commit);
+      const net = await loadNetwork(`${out}/weights.ffw`);
       const mnist = await loadMnist(mnistDir!, { pixels: metrics.config.pixels });
       const test = pick(mnist.test, Int32Array.from({ length: 2000 }, (_, i) => i));
       const predicted = net.predict(test.x, { readout: metrics.readout });
@@ -232,7 +235,7 @@ for (
       assertEquals((await Array.fromAsync(Deno.readDir(out))).map((e) => e.name).sort(), [
         "metrics.json",
         "report.html",
-        "weights.json",
+        "weights.ffw",
       ]);
       await Deno.remove(out, { recursive: true });
     },
@@ -268,10 +271,11 @@ Deno.test({
     const run = await train("--data", mnistDir!, ...TINY, "--out", out, "--overwrite");
     assertEquals(run.code, 0, run.err);
     assertEquals(JSON.parse(await Deno.readTextFile(`${out}/metrics.json`)).config.trainSize, 100);
-    assert(!(await Deno.readTextFile(`${out}/weights.json`)).includes("old"));
+    // The old run's weights (JSON, as runs wrote them before the binary file) go with it.
+    await loadNetwork(`${out}/weights.ffw`).then((net) => net.dispose());
     // Files the run does not write are the user's: left alone.
     assertEquals(await Deno.readTextFile(`${out}/notes.txt`), "the user's own");
-    assertEquals(await names(out), ["metrics.json", "notes.txt", "report.html", "weights.json"]);
+    assertEquals(await names(out), ["metrics.json", "notes.txt", "report.html", "weights.ffw"]);
     // An unfinished run's checkpoint, told to go, stays while the new run cannot train.
     await Deno.remove(`${out}/metrics.json`);
     await Deno.writeTextFile(`${out}/checkpoint.json`, "{}");
@@ -288,7 +292,7 @@ Deno.test({
     assertEquals(bad.code, 1, bad.err);
     assertStringIncludes(bad.err, "--train-size 99999 is more than the 50000 training images");
     assertEquals(await Deno.readTextFile(`${out}/checkpoint.json`), "{}");
-    assertEquals(await names(out), ["checkpoint.json", "notes.txt", "report.html", "weights.json"]);
+    assertEquals(await names(out), ["checkpoint.json", "notes.txt", "report.html", "weights.ffw"]);
     // A folder the run made, for a run that could not train, is not left behind empty.
     const fresh = await train(
       "--data",
@@ -300,7 +304,7 @@ Deno.test({
       `${out}/new`,
     );
     assertEquals(fresh.code, 1, fresh.err);
-    assertEquals(await names(out), ["checkpoint.json", "notes.txt", "report.html", "weights.json"]);
+    assertEquals(await names(out), ["checkpoint.json", "notes.txt", "report.html", "weights.ffw"]);
     await Deno.remove(out, { recursive: true });
   },
 });
@@ -329,7 +333,7 @@ Deno.test({
       assertEquals(await names(`${cwd}/${folder}`), [
         "metrics.json",
         "report.html",
-        "weights.json",
+        "weights.ffw",
       ]);
     }
     for (const dir of taken) {
