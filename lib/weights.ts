@@ -27,7 +27,8 @@ import {
   type RecurrentOptions,
   tf,
 } from "./core/mod.ts";
-import { checksummedJsonBytes, sha256, verifiedJson, writeFileAtomic } from "./files.ts";
+import { peekValues } from "./backends/mod.ts";
+import { sha256, verifiedJson, writeChecksummedJson, writeFileAtomic } from "./files.ts";
 import type { Recipe } from "./recipe.ts";
 
 const FORMAT = "ff-notebooks/ffnn";
@@ -128,8 +129,25 @@ export function decodeBase64(text: string): Uint8Array {
 
 /** A tensor's exact float32 values, for JSON. */
 export async function encodeTensor(t: tf.Tensor): Promise<SavedTensor> {
-  const values = new Float32Array(await t.data());
-  return { shape: t.shape, dtype: "float32", data: encodeBase64(new Uint8Array(values.buffer)) };
+  return {
+    shape: t.shape,
+    dtype: "float32",
+    data: (await Array.fromAsync(tensorBase64(t))).join(""),
+  };
+}
+
+/**
+ * A float32 tensor's bytes as base64, in pieces of 256 KiB: a 2000 × 2000 weight's text whole
+ * would be 21 MB of string at a checkpoint, pieces are collected young. Each piece encodes a
+ * multiple of 3 bytes, so that the pieces joined are the base64 of the whole.
+ */
+async function* tensorBase64(t: tf.Tensor): AsyncGenerator<string> {
+  const values = await peekValues(t);
+  const bytes = new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
+  const piece = 3 * 65536;
+  for (let at = 0; at < bytes.length; at += piece) {
+    yield encodeBase64(bytes.subarray(at, at + piece));
+  }
 }
 
 /** The values of a saved tensor, checked against the shape it must have. */
@@ -148,6 +166,26 @@ export function decodeTensor(saved: SavedTensor, shape: number[], source: string
     );
   }
   return new Float32Array(bytes.buffer, bytes.byteOffset, count);
+}
+
+/**
+ * {@linkcode networkState} with each tensor's data a placeholder, and the functions that make
+ * them, for {@linkcode writeChecksummedJson}: one tensor's text in memory at a time.
+ */
+export function deferredNetworkState(
+  net: Network,
+): { state: SavedNetwork; later: Map<string, () => AsyncIterable<string>> } {
+  const later = new Map<string, () => AsyncIterable<string>>();
+  const tag = crypto.randomUUID();
+  const variables = net.variables.map((variable, i) => {
+    const data = `<${tag} tensor ${i}>`;
+    later.set(data, () => tensorBase64(variable));
+    return { shape: variable.shape, dtype: "float32" as const, data };
+  });
+  return {
+    state: { format: FORMAT, version: VERSION, dims: net.dims, options: net.options, variables },
+    later,
+  };
 }
 
 /** The network as the JSON file and checkpoints store it (see {@linkcode saveNetwork}). */
@@ -231,7 +269,8 @@ export async function saveNetwork(
           `name the file .ffw for precision, recipe, dataset and commit`,
       );
     }
-    await writeFileAtomic(path, await checksummedJsonBytes({ ...await networkState(net) }));
+    const { state, later } = deferredNetworkState(net);
+    await writeChecksummedJson(path, { ...state }, later);
     return;
   }
   await writeFileAtomic(path, await binaryWeights(net, precision, about));
