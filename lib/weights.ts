@@ -368,7 +368,7 @@ async function binaryWeights(
   // The values start at a multiple of 8 bytes, so that reading views them without a copy.
   const start = Math.ceil((PREFIX + text.length) / 8) * 8;
   const arrays = await Promise.all(parameters.map(async ({ name, variable }) => {
-    const values = await variable.data() as Float32Array;
+    const values = await peekValues(variable);
     return precision === "float32" ? values : toFloat16(values, name);
   }));
   const end = arrays.reduce((offset, a) => offset + a.byteLength, start);
