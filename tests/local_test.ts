@@ -23,9 +23,15 @@ import {
 } from "../lib/mod.ts";
 import { registerBlasBackend } from "../lib/backends/blas.ts";
 import { localAffine, localWeightGradient } from "../lib/core/local.ts";
-import { ignoreUnless, sharedPath } from "./shared.ts";
+import { ignoreUnless, sharedPath, webgpuMissing } from "./shared.ts";
 
-const BACKENDS = ["cpu", "wasm", ...(registerBlasBackend().ok ? ["blas"] : [])];
+// webgpu where there is an adapter (CI has lavapipe's): its products are tfjs's own WGSL kernels.
+const BACKENDS = [
+  "cpu",
+  "wasm",
+  ...(registerBlasBackend().ok ? ["blas"] : []),
+  ...(await webgpuMissing() ? [] : ["webgpu"]),
+];
 await setBackend("cpu");
 
 const PAPER: LocalSpec[] = RECIPES["hinton-local"].local!;
@@ -124,29 +130,29 @@ for (const backend of BACKENDS) {
         const dense = new Layer(inF, outF, { ...OPTIONS, weight, bias: local.bias });
         // The dense view is zero exactly outside the patches.
         const m = mask(geometry, inF).flat();
-        const w = weight.dataSync();
+        const w = await weight.data();
         assert(m.every((inside, j) => inside === 1 || w[j] === 0));
         const xp = rows(7, inF, 1 + i);
         const xn = rows(7, inF, 2 + i);
-        close(local.forward(xp).dataSync(), dense.forward(xp).dataSync(), "forward");
-        close(local.goodness(xn).dataSync(), dense.goodness(xn).dataSync(), "goodness");
-        close(local.loss(xp, xn).dataSync(), dense.loss(xp, xn).dataSync(), "loss");
+        close(await local.forward(xp).data(), await dense.forward(xp).data(), "forward");
+        close(await local.goodness(xn).data(), await dense.goodness(xn).data(), "goodness");
+        close(await local.loss(xp, xn).data(), await dense.loss(xp, xn).data(), "loss");
         const g = local.gradients(xp, xn);
         const d = dense.gradients(xp, xn);
-        close(g.loss.dataSync(), d.loss.dataSync(), "loss with the gradients");
+        close(await g.loss.data(), await d.loss.data(), "loss with the gradients");
         const maskedDense = tf.mul(d.weight, tf.tensor2d(mask(geometry, inF)));
         close(
-          denseWeight(g.weight, geometry, inF).dataSync(),
-          maskedDense.dataSync(),
+          await denseWeight(g.weight, geometry, inF).data(),
+          await maskedDense.data(),
           "weight gradient",
         );
-        close(g.bias.dataSync(), d.bias.dataSync(), "bias gradient");
+        close(await g.bias.data(), await d.bias.data(), "bias gradient");
         // Peer normalisation's running means moved alike.
-        close(local.meanActivity!.dataSync(), dense.meanActivity!.dataSync(), "mean activity");
+        close(await local.meanActivity!.data(), await dense.meanActivity!.data(), "mean activity");
         for (const label of [0, 5, inF - 1]) {
           close(
-            local.inputColumn(label).dataSync(),
-            tf.slice(weight, [0, label], [-1, 1]).dataSync(),
+            await local.inputColumn(label).data(),
+            await tf.slice(weight, [0, label], [-1, 1]).data(),
             `column ${label}`,
           );
         }
@@ -194,12 +200,12 @@ for (const backend of BACKENDS) {
         tf.dispose([xp, xn]);
       }
       const stepped = denseWeight(local.weight, geometry, inF);
-      const values = stepped.dataSync();
-      const inside = m.dataSync();
+      const values = await stepped.data();
+      const inside = await m.data();
       assert(values.some((v, j) => inside[j] === 1 && v !== 0));
       assert(values.every((v, j) => inside[j] === 1 || v === 0), "a zero outside a patch moved");
-      close(values, dense.weight.dataSync(), "weights after 4 steps", 1e-4);
-      close(local.bias.dataSync(), dense.bias.dataSync(), "bias after 4 steps", 1e-4);
+      close(values, await dense.weight.data(), "weights after 4 steps", 1e-4);
+      close(await local.bias.data(), await dense.bias.data(), "bias after 4 steps", 1e-4);
       tf.dispose([stepped, m, vw, vb]);
       local.dispose();
       dense.dispose();
