@@ -200,7 +200,8 @@ checkpoint, a partial report.html and metrics.json, and prints the command that 
 the last epoch, it lets the results be written first. A second Ctrl-C stops at once.
 
 Any recipe setting can be changed:
-${Object.entries(FIELDS).map(([flag, { help }]) => `  --${flag.padEnd(17)} ${help}`).join("\n")}`;
+${Object.entries(FIELDS).map(([flag, { help }]) => `  --${flag.padEnd(17)} ${help}`).join("\n")}
+  --readout-from N    the softmax readout reads hidden layers N and above (1: all of them)`;
 
 /** Widest hidden layer a flag may ask for; what fits in memory is checked once the recipe is known. */
 const MAX_WIDTH = 1_000_000;
@@ -323,6 +324,7 @@ export function parseTrainArgs(args: string[]): TrainOptions | ResumeOptions | "
             "resume",
             "checkpoint-every",
             "eval-every",
+            "readout-from",
           ]
             .map((name) => [name, { type: "string" as const }]),
         ),
@@ -346,9 +348,9 @@ export function parseTrainArgs(args: string[]): TrainOptions | ResumeOptions | "
   if (flag("backend")) oneOf("backend", flag("backend")!, BACKENDS);
   const resume = flag("resume");
   if (resume !== undefined) {
-    const changed = [...Object.keys(FIELDS), ...RUN_FLAGS, "overwrite"].find((name) =>
-      parsed[name] !== undefined
-    );
+    const changed = [...Object.keys(FIELDS), ...RUN_FLAGS, "readout-from", "overwrite"].find((
+      name,
+    ) => parsed[name] !== undefined);
     if (changed) {
       throw new Error(
         `--${changed} cannot be given with --resume, which continues ${resume} with its own ` +
@@ -369,6 +371,24 @@ export function parseTrainArgs(args: string[]): TrainOptions | ResumeOptions | "
     flag("dataset") ?? "mnist",
     Object.keys(DATASETS) as DatasetName[],
   );
+  const from = flag("readout-from");
+  if (from !== undefined) {
+    const readout = "readout" in overrides ? overrides.readout : RECIPES[name].readout;
+    const n = integer("readout-from", from, 1);
+    if (!readout) {
+      throw new Error(
+        `--readout-from ${from} needs the softmax readout: ` +
+          ("readout" in overrides ? "drop --readout off" : "add --readout on"),
+      );
+    }
+    const layers = (overrides.layers ?? RECIPES[name].layers).length;
+    if (n > layers) {
+      throw new Error(
+        `--readout-from ${from}: the last hidden layer is number ${layers}: use 1 (all) to ${layers}`,
+      );
+    }
+    overrides.readout = { ...readout, fromLayer: n - 1 };
+  }
   let resolved: Recipe;
   try {
     resolved = recipe(name, overrides);

@@ -62,6 +62,15 @@ Deno.test("bad flags stop with one line that says what to change, in flags", asy
       ],
       [["--dataset", "cifar"], "--dataset must be one of mnist, fashion-mnist"],
       [
+        ["--recipe", "post", "--readout-from", "1"],
+        "--readout-from 1 needs the softmax readout: add --readout on",
+      ],
+      [
+        ["--readout-from", "3"],
+        "--readout-from 3: the last hidden layer is number 2: use 1 (all) to 2",
+      ],
+      [["--resume", empty, "--readout-from", "1"], "--readout-from cannot be given with --resume"],
+      [
         ["--resume", empty, "--lr", "0.1"],
         `--lr cannot be given with --resume, which continues ${empty} with its own settings: ` +
         "drop --lr, or start a new run",
@@ -135,7 +144,7 @@ Deno.test("option names become flags in messages, but never inside a path", () =
 for (
   const [name, args, layers] of [
     ["post", ["--recipe", "post", "--epochs", "3"], 2],
-    ["fast", ["--epochs", "2", "--layers", "50,50"], 1],
+    ["fast", ["--epochs", "2", "--layers", "50,50", "--readout-from", "2"], 1],
   ] as const
 ) {
   Deno.test({
@@ -164,6 +173,8 @@ for (
       assertEquals(metrics.recipe, name);
       assertEquals(metrics.config.trainSize, 300);
       assertEquals(metrics.config.seed, 5);
+      // `--readout-from 2`: the readout reads the second layer on (0-based fromLayer 1).
+      assertEquals(metrics.config.readout?.fromLayer, name === "fast" ? 1 : undefined);
       assertEquals(metrics.backend, await setBackend("auto"));
       // What the bits of a blas run depend on: the library, its kernels and its thread count.
       assertEquals(metrics.blas, metrics.backend === "blas" ? blasLibrary() : undefined);
