@@ -164,6 +164,39 @@ const FIELDS: Record<
   },
 };
 
+type RecurrentSettings = NonNullable<Recipe["recurrent"]>;
+
+/** The recurrent recipes' step settings (`recurrent` in a recipe), each with its flag. */
+const RECURRENT_FIELDS: Record<
+  string,
+  { field: keyof RecurrentSettings; read: (flag: string, text: string) => unknown; help: string }
+> = {
+  iterations: {
+    field: "iterations",
+    read: (f, t) => integer(f, t, 1),
+    help: "recurrent recipes: synchronous steps after the bottom-up pass",
+  },
+  damping: {
+    field: "damping",
+    read: (f, t) => real(f, t, [">=", 0], ["<", 1]),
+    help: "recurrent recipes: the share of the old state each step keeps",
+  },
+  "test-iterations": {
+    field: "testIterations",
+    read: (f, t) => {
+      const m = t.match(/^\s*(\d+)\s*-\s*(\d+)\s*$/);
+      if (!m) throw new Error(`--${f} must be two steps FIRST-LAST, e.g. 3-5, got "${t}"`);
+      return [Number(m[1]), Number(m[2])];
+    },
+    help: "recurrent recipes: steps FIRST-LAST whose goodness the test averages, e.g. 3-5",
+  },
+  "label-length": {
+    field: "labelLength",
+    read: (f, t) => real(f, t, [">", 0]),
+    help: "recurrent recipes: the label's length at the top (default: √ of the top layer's width)",
+  },
+};
+
 const USAGE = `Usage: deno task train [flags]
 
 Trains a Forward-Forward network by a recipe and reports the error of every readout.
@@ -200,7 +233,11 @@ checkpoint, a partial report.html and metrics.json, and prints the command that 
 the last epoch, it lets the results be written first. A second Ctrl-C stops at once.
 
 Any recipe setting can be changed:
-${Object.entries(FIELDS).map(([flag, { help }]) => `  --${flag.padEnd(17)} ${help}`).join("\n")}
+${
+  Object.entries({ ...FIELDS, ...RECURRENT_FIELDS }).map(([flag, { help }]) =>
+    `  --${flag.padEnd(17)} ${help}`
+  ).join("\n")
+}
   --readout-from N    the softmax readout reads hidden layers N and above (1: all of them)`;
 
 /** Widest hidden layer a flag may ask for; what fits in memory is checked once the recipe is known. */
@@ -253,12 +290,14 @@ function onOff(flag: string, text: string): boolean {
  */
 export function inFlagTerms(message: string, paths: string[] = []): string {
   const names = Object.fromEntries(
-    Object.entries(FIELDS).map(([flag, { field }]) => [field, `--${flag}`]),
+    Object.entries({ ...FIELDS, ...RECURRENT_FIELDS }).map((
+      [flag, { field }],
+    ) => [field, `--${flag}`]),
   );
   names.peerNormalization = "--peer";
   const rewrite = (text: string) =>
     text.replace(
-      /(?<![\w./-])(trainSize|batchSize|learningRate|weightDecay|peerNormalization|labelValue|epochs|layers|threshold|momentum|dropout|shift|cooldown|negatives|blurs|seed)(?![\w-]|[./]\w)/g,
+      /(?<![\w./-])(trainSize|batchSize|learningRate|weightDecay|peerNormalization|labelValue|epochs|layers|threshold|momentum|dropout|shift|cooldown|negatives|blurs|seed|iterations|testIterations|damping|labelLength)(?![\w-]|[./]\w)/g,
       (name) => names[name] ?? name,
     );
   // The longest first, so that a path inside another is kept whole with it.
@@ -318,6 +357,7 @@ export function parseTrainArgs(args: string[]): TrainOptions | ResumeOptions | "
         ...Object.fromEntries(
           [
             ...Object.keys(FIELDS),
+            ...Object.keys(RECURRENT_FIELDS),
             ...RUN_FLAGS,
             "data",
             "backend",
@@ -348,9 +388,13 @@ export function parseTrainArgs(args: string[]): TrainOptions | ResumeOptions | "
   if (flag("backend")) oneOf("backend", flag("backend")!, BACKENDS);
   const resume = flag("resume");
   if (resume !== undefined) {
-    const changed = [...Object.keys(FIELDS), ...RUN_FLAGS, "readout-from", "overwrite"].find((
-      name,
-    ) => parsed[name] !== undefined);
+    const changed = [
+      ...Object.keys(FIELDS),
+      ...Object.keys(RECURRENT_FIELDS),
+      ...RUN_FLAGS,
+      "readout-from",
+      "overwrite",
+    ].find((name) => parsed[name] !== undefined);
     if (changed) {
       throw new Error(
         `--${changed} cannot be given with --resume, which continues ${resume} with its own ` +
@@ -365,6 +409,20 @@ export function parseTrainArgs(args: string[]): TrainOptions | ResumeOptions | "
   for (const [key, { field, read }] of Object.entries(FIELDS)) {
     const text = flag(key);
     if (text !== undefined) (overrides as Record<string, unknown>)[field] = read(key, text);
+  }
+  const steps: Partial<RecurrentSettings> = {};
+  for (const [key, { field, read }] of Object.entries(RECURRENT_FIELDS)) {
+    const text = flag(key);
+    if (text === undefined) continue;
+    const base = RECIPES[name].recurrent;
+    if (!base) {
+      const names = Object.values(RECIPES).filter((r) => r.recurrent).map((r) => r.name);
+      throw new Error(
+        `--${key} is a setting of the recurrent recipes: add --recipe ${names.join(" or ")}`,
+      );
+    }
+    (steps as Record<string, unknown>)[field] = read(key, text);
+    overrides.recurrent = { ...base, ...steps };
   }
   const dataset = oneOf(
     "dataset",

@@ -62,7 +62,13 @@ export interface Recipe {
    * absent: a feed-forward stack. Recurrent recipes train on mini-batches; the label is the top
    * layer, so `label` and `labelValue` do not apply, nor do `shift` and `dropout`.
    */
-  recurrent?: { iterations: number; damping: number; testIterations: [number, number] };
+  recurrent?: {
+    iterations: number;
+    damping: number;
+    testIterations: [number, number];
+    /** The label's length at the top; absent: the network's default (lib/core/recurrent.ts). */
+    labelLength?: number;
+  };
   /** Training images, drawn (seeded) from the training split; absent: all of it. */
   trainSize?: number;
   seed: number;
