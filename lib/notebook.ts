@@ -301,6 +301,8 @@ export const FULL_RUNS: readonly string[] = [
   "hinton",
   "hinton-shift",
   "hinton-4x2000",
+  "unsupervised-quick",
+  "unsupervised-local",
 ];
 
 /** Where committed full-size runs are: notebooks/runs beside lib/. */

@@ -1,10 +1,11 @@
-import { assert, assertEquals, assertRejects, assertThrows } from "@std/assert";
+import { assert, assertEquals, assertLess, assertRejects, assertThrows } from "@std/assert";
 import {
   combineXY,
   FFNN,
   goodness,
   loadNetwork,
   negativeLabels,
+  normalizeRows,
   saveNetwork,
   seededRandom,
   setBackend,
@@ -252,4 +253,32 @@ Deno.test({
     net.dispose();
     await setBackend("cpu");
   },
+});
+
+Deno.test("states: every layer's normalised activity on the neutral pass, what the readout reads", async () => {
+  const { x, y } = toy(40, 6);
+  const net = new FFNN([16, 8, 8], { seed: 1, readout: { fromLayer: 1 } });
+  await net.trainMiniBatch(x, y, { batchSize: 10, epochs: 2, negatives: "hard" });
+  const before = tf.memory().numTensors;
+  const states = net.states(x);
+  assertEquals(tf.memory().numTensors, before + 2, "one tensor per layer, nothing else left");
+  assertEquals(states.map((s) => s.shape), [[40, 8], [40, 8]]);
+  // By hand: the neutral label written in, the layers in turn, each output normalised.
+  const [byHand, scores, logits] = tf.tidy(() => {
+    const h1 = net.layers[0].forward(combineXY(x, "neutral"));
+    const h2 = net.layers[1].forward(h1);
+    const normalized = [h1, h2].map((h, i) => normalizeRows(h, net.layers[i].options.normalize));
+    return [
+      tf.stack(normalized),
+      net.readoutScores(x),
+      net.readout!.logits(states.slice(net.readoutFrom)),
+    ];
+  });
+  const gap = (a: tf.Tensor, b: tf.Tensor) =>
+    tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]);
+  assertLess(tf.tidy(() => gap(tf.stack(states), byHand)), 1e-6);
+  assert(tf.tidy(() => tf.max(tf.abs(scores)).dataSync()[0]) > 0, "the readout has learned");
+  assertLess(gap(logits, scores), 1e-6);
+  tf.dispose([...states, byHand, scores, logits, x]);
+  net.dispose();
 });

@@ -597,6 +597,28 @@ export class FFNN {
     }
   }
 
+  /**
+   * The normalised activities of every layer on one pass of images x with the neutral label
+   * (nothing written in, for label "none"): one [n, width] per layer, the caller disposes them.
+   * They are what the softmax readout reads (from `readoutFrom` on), so a readout of one's own,
+   * on any set of layers, can be trained on them, detached. Images as `predict` takes them.
+   *
+   * @example
+   * ```ts
+   * import { assertEquals } from "@std/assert";
+   * import { tf } from "./deps.ts";
+   * import { FFNN } from "./network.ts";
+   * const net = new FFNN([6, 8, 4], { label: "none", seed: 1 });
+   * const states = net.states(tf.ones([3, 6]) as tf.Tensor2D);
+   * assertEquals(states.map((s) => s.shape), [[3, 8], [3, 4]]); // one per layer
+   * tf.dispose(states);
+   * net.dispose();
+   * ```
+   */
+  states(x: tf.Tensor2D): tf.Tensor2D[] {
+    return tf.tidy(() => this.#neutralStates(this.#asked(x), 0));
+  }
+
   /** The softmax readout's scores from one neutral-label pass: [n, numClasses]. */
   readoutScores(x: tf.Tensor2D): tf.Tensor2D {
     return tf.tidy(() => this.#readoutScores(this.#asked(x)));
@@ -683,12 +705,15 @@ export class FFNN {
     this.readout?.dispose();
   }
 
-  /** The normalised activities of the layers the readout reads, on a neutral-label pass. */
-  #neutralStates(x: tf.Tensor2D): tf.Tensor2D[] {
+  /**
+   * The normalised activities of the layers from `from` on (default: those the readout reads),
+   * on a neutral-label pass.
+   */
+  #neutralStates(x: tf.Tensor2D, from = this.readoutFrom): tf.Tensor2D[] {
     let h = this.#withLabels(x, "neutral");
     return this.layers.flatMap((layer, i) => {
       h = layer.forward(h);
-      return i >= this.readoutFrom ? [normalizeRows(h, layer.options.normalize)] : [];
+      return i >= from ? [normalizeRows(h, layer.options.normalize)] : [];
     });
   }
 

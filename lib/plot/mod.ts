@@ -47,4 +47,10 @@ export {
   progressReporter,
 } from "./progress.ts";
 export { trainingPlot, type TrainingPlotOptions } from "./live.ts";
+export {
+  type PixelField,
+  receptiveField,
+  receptiveFieldPlot,
+  type ReceptiveFieldPlotOptions,
+} from "./local.ts";
 export { escapeHtml } from "./html.ts";
