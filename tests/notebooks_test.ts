@@ -411,3 +411,23 @@ Deno.test({
     }
   },
 });
+
+Deno.test("serialize writes what it was given, with each array of numbers on one line", () => {
+  const figure = { data: [{ type: "heatmap", z: [[0, 0.5], [-1e-7, 100]] }], layout: {} };
+  const notebook: Notebook = {
+    cells: [{
+      cell_type: "code",
+      metadata: {},
+      source: ["const z = [\n", "  1,\n", "];"],
+      outputs: [{ output_type: "display_data", metadata: {}, data: { [PLOTLY_JSON]: figure } }],
+      execution_count: 1,
+    }],
+    metadata: {},
+    nbformat: 4,
+    nbformat_minor: 5,
+  };
+  const written = serialize(notebook);
+  assertEquals(JSON.parse(written), notebook);
+  assertMatch(written, /\[0, 0\.5\],\n\s*\[-1e-7, 100\]/);
+  assert(written.endsWith("}\n"));
+});

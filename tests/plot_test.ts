@@ -272,6 +272,19 @@ Deno.test("withReferenceLines: dashed lines at x or y, labelled, or a clear erro
   assertThrows(() => withReferenceLines(figure, [{ x: NaN, label: "nan" }]), Error, "nan");
 });
 
+Deno.test("withReferenceLines on a log axis: the line at the value, its label at the value's log", () => {
+  const plot = new Plot({
+    data: [{ type: "scatter", y: [7.4, 2.7] }],
+    layout: { yaxis: { type: "log" } },
+  });
+  const layout = withReferenceLines(plot, [{ y: 1.37, label: "the paper" }]).layout as {
+    shapes: { y0: number }[];
+    annotations: { y: number }[];
+  };
+  assertEquals(layout.shapes[0].y0, 1.37);
+  assertEquals(layout.annotations[0].y, Math.log10(1.37));
+});
+
 Deno.test("barChart: grouped bars over categories", () => {
   const figure = barChart({ "image 0": [1, 2, 3], "image 1": [3, 2, 1] }, {
     title: "Goodness per label",

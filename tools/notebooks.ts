@@ -424,7 +424,9 @@ async function screenshot(
 }
 
 /**
- * The notebook as Jupyter writes it: one-space indent, trailing newline.
+ * The notebook as Jupyter writes it (one-space indent, trailing newline), except that an array
+ * of numbers takes one line: a figure's data (a digit's 784 pixels) would otherwise take a line
+ * per number, and a notebook of images passes a megabyte in indentation alone.
  *
  * @example
  * ```ts
@@ -432,7 +434,11 @@ async function screenshot(
  * ```
  */
 export function serialize(notebook: Notebook): string {
-  return JSON.stringify(notebook, null, 1) + "\n";
+  // Only pretty-printing puts a line break in JSON (one inside a string is written "\\n").
+  return JSON.stringify(notebook, null, 1).replace(
+    /\[\n\s*(?:-?[\d.eE+-]+,\n\s*)*-?[\d.eE+-]+\n\s*\]/g,
+    (array) => `[${array.slice(1, -1).split(",").map((n) => n.trim()).join(", ")}]`,
+  ) + "\n";
 }
 
 /**

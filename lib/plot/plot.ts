@@ -452,7 +452,15 @@ export interface ReferenceLine {
  * ```
  */
 export function withReferenceLines(plot: Figure, lines: ReferenceLine[]): Plot {
-  const layout = (plot.layout ?? {}) as { shapes?: object[]; annotations?: object[] };
+  const layout = (plot.layout ?? {}) as {
+    shapes?: object[];
+    annotations?: object[];
+    xaxis?: { type?: string };
+    yaxis?: { type?: string };
+  };
+  // plotly places a shape by its value on a log axis, but an annotation by the value's log.
+  const at = (value: number, axis?: { type?: string }) =>
+    axis?.type === "log" ? Math.log10(value) : value;
   const shapes = [...(layout.shapes ?? [])];
   const annotations = [...(layout.annotations ?? [])];
   for (const { x, y, label } of lines) {
@@ -466,7 +474,7 @@ export function withReferenceLines(plot: Figure, lines: ReferenceLine[]): Plot {
         text: label,
         xref: "x",
         yref: "paper",
-        x,
+        x: at(x, layout.xaxis),
         y: 1,
         xanchor: "left",
         yanchor: "top",
@@ -479,7 +487,7 @@ export function withReferenceLines(plot: Figure, lines: ReferenceLine[]): Plot {
         xref: "paper",
         yref: "y",
         x: 1,
-        y,
+        y: at(y!, layout.yaxis),
         xanchor: "right",
         yanchor: "bottom",
         showarrow: false,
