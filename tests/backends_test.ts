@@ -21,6 +21,7 @@ const OPS: [string, () => tf.Tensor][] = [
   ["column slice", () => tf.slice(random([30, 20], 9), [2, 5], [20, 11])],
   ["row slice (a view)", () => tf.slice(random([30, 20], 10), [4, 0], [10, 20])],
   ["concat of columns", () => tf.concat([random([30, 4], 11), random([30, 9], 12)], 1)],
+  ["rows gathered", () => tf.gather(random([30, 20], 26), tf.tensor1d([29, 0, 7, 7, 3], "int32"))],
   ["sum over rows", () => tf.sum(random([30, 20], 13), 0)],
   ["mean over rows, kept", () => tf.mean(random([30, 20], 14), 0, true)],
   ["sum over columns", () => tf.sum(random([30, 20], 15), 1)],
@@ -86,6 +87,11 @@ Deno.test("the cpu fast paths give the values worked out by hand", async () => {
     assertEquals(tf.slice(x, [0, 1], [2, 2]).arraySync(), [[2, 3], [5, 6]]);
     assertEquals(tf.concat2d([x, x], 1).arraySync(), [[1, 2, 3, 1, 2, 3], [4, 5, 6, 4, 5, 6]]);
     assertEquals(tf.sum(x, 0).arraySync(), [5, 7, 9]);
+    assertEquals(tf.gather(x, tf.tensor1d([1, 1, 0], "int32")).arraySync(), [
+      [4, 5, 6],
+      [4, 5, 6],
+      [1, 2, 3],
+    ]);
     assertEquals(tf.mean(x, 0).arraySync(), [2.5, 3.5, 4.5]);
     assertEquals(tf.relu(tf.tensor1d([-1, 0, 2])).arraySync(), [0, 0, 2]);
   });

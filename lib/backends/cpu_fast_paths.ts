@@ -6,11 +6,11 @@
  *
  * Why: tfjs's cpu backend computes a broadcasting binary op ([m, n] + [n], [m, 1] · [1, n]) with
  * index arithmetic and array copies per element (and a same-shape one with a modulo per element),
- * a slice or a concatenation of columns ([n, 774] out of [n, 784], as writing a label over the
- * first pixels does) through generic buffers, a sum or mean over rows by transposing first, a
- * softmax in five kernels, and relu with Math.max, which V8 deoptimises on arrays that mix zeros
- * and fractions: each 3-100x slower than a loop. At mini-batch sizes they took most of a training
- * step.
+ * rows gathered by index one element at a time, a slice or a concatenation of columns ([n, 774] out
+ * of [n, 784], as writing a label over the first pixels does) through generic buffers, a sum or
+ * mean over rows by transposing first, a softmax in five kernels, and relu with Math.max, which V8
+ * deoptimises on arrays that mix zeros and fractions: each 3-100x slower than a loop. At mini-batch
+ * sizes they took most of a training step.
  *
  * @module
  */
@@ -91,6 +91,37 @@ function slice(original: tf.KernelFunc): tf.KernelFunc {
       out.set(source.subarray(from, from + columns), r * columns);
     }
     return backend.makeTensorInfo(s, "float32", out);
+  };
+}
+
+/**
+ * Rows of a matrix picked by index (a batch out of a dataset's states): one copy per row, where
+ * tfjs's kernel works out every element's position (40 times slower: a notebook's 6,000 batches of
+ * 100 rows of 1000 took minutes).
+ */
+function gatherRows(original: tf.KernelFunc): tf.KernelFunc {
+  return (args: Args) => {
+    const { x, indices } = args.inputs as { x: tf.TensorInfo; indices: tf.TensorInfo };
+    const { axis, batchDims } = args.attrs as unknown as { axis: number; batchDims: number };
+    if (
+      x.dtype !== "float32" || x.shape.length !== 2 || indices.shape.length !== 1 ||
+      (axis !== 0 && axis !== -2) || batchDims !== 0
+    ) {
+      return original(args);
+    }
+    const backend = args.backend as MathBackendCPU;
+    const [rows, width] = x.shape;
+    const picked = backend.data.get(indices.dataId).values as ArrayLike<number>;
+    // Out-of-range indices: tfjs's kernel says so in its own words.
+    for (let i = 0; i < picked.length; i++) {
+      if (!(picked[i] >= 0 && picked[i] < rows)) return original(args);
+    }
+    const source = valuesOf(backend, x);
+    const out = allocateOutput(backend, picked.length * width);
+    for (let i = 0; i < picked.length; i++) {
+      out.set(source.subarray(picked[i] * width, (picked[i] + 1) * width), i * width);
+    }
+    return backend.makeTensorInfo([picked.length, width], "float32", out);
   };
 }
 
@@ -219,6 +250,7 @@ export function cpuFastPaths(backendName: string): [string, tf.KernelFunc][] {
     ]),
     [tf.Slice, slice(original(tf.Slice))],
     [tf.Concat, concat2d(original(tf.Concat))],
+    [tf.GatherV2, gatherRows(original(tf.GatherV2))],
     [tf.Relu, relu(original(tf.Relu))],
     [tf.Softmax, softmax(original(tf.Softmax))],
     [tf.Sum, overRows(false, original(tf.Sum))],
