@@ -28,6 +28,7 @@ import { readEnv } from "../env.ts";
 import { sgdUpdate } from "../core/optim.ts";
 import { allocateOutput, PooledCPUBackend, updateOutputs } from "./pool.ts";
 import { LOCAL_KERNELS } from "./local_kernels.ts";
+import type { Sgemm, SgemmArgs } from "./sgemm.ts";
 
 /** The name the backend registers under, for `tf.setBackend`. */
 export const BLAS_BACKEND = "blas";
@@ -65,34 +66,7 @@ const SYMBOLS = {
   openblas_get_num_threads: { parameters: [], result: "i32", optional: true },
 } as const satisfies Deno.ForeignLibraryInterface;
 
-/** One row-major float32 product for {@linkcode Sgemm}. */
-export interface SgemmArgs {
-  /** m×k, stored k×m when `transposeA`. */
-  a: Float32Array;
-  /** k×n, stored n×k when `transposeB`. */
-  b: Float32Array;
-  /** m×n; read only when `beta` is 1. */
-  c: Float32Array;
-  m: number;
-  n: number;
-  k: number;
-  transposeA: boolean;
-  transposeB: boolean;
-  beta: 0 | 1;
-  /**
-   * Row strides of a, b and c as stored, where a matrix is a block of a wider one (the local
-   * layers' products, ./local_kernels.ts); default their stored widths.
-   */
-  lda?: number;
-  ldb?: number;
-  ldc?: number;
-}
-
-/**
- * `c = a·b + beta·c` by `cblas_sgemm`. Sizes must be positive; views (`subarray`) are passed
- * without copying.
- */
-export type Sgemm = (args: SgemmArgs) => void;
+export type { Sgemm, SgemmArgs } from "./sgemm.ts";
 
 /**
  * Which OpenBLAS runs the products, and how. A seeded run repeats to the bit only where these

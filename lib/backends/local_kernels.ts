@@ -11,21 +11,7 @@
 import type { MathBackendCPU, tf } from "../deps.ts";
 import { localAffine, localWeightGradient } from "../core/local.ts";
 import { allocateOutput } from "./pool.ts";
-
-/** The part of OpenBLAS's sgemm these kernels use (./blas.ts's `Sgemm`). */
-type Sgemm = (args: {
-  a: Float32Array;
-  b: Float32Array;
-  c: Float32Array;
-  m: number;
-  n: number;
-  k: number;
-  transposeA: boolean;
-  transposeB: boolean;
-  beta: 0 | 1;
-  lda?: number;
-  ldc?: number;
-}) => void;
+import type { Sgemm } from "./sgemm.ts";
 
 /** A contiguous run of a location's inputs: from `source` in the row to `target` in the patch. */
 interface Run {
