@@ -28,7 +28,7 @@ import { readEnv } from "../env.ts";
 import { sgdUpdate } from "../core/optim.ts";
 import { allocateOutput, PooledCPUBackend, updateOutputs } from "./pool.ts";
 import { LOCAL_KERNELS } from "./local_kernels.ts";
-import type { Sgemm, SgemmArgs } from "./sgemm.ts";
+import type { Sgemm } from "./sgemm.ts";
 
 /** The name the backend registers under, for `tf.setBackend`. */
 export const BLAS_BACKEND = "blas";
